@@ -1,0 +1,3 @@
+module golab/seed
+
+go 1.15
