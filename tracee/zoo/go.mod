@@ -1,0 +1,3 @@
+module golab/zoo
+
+go 1.15
