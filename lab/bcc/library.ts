@@ -18,6 +18,8 @@ const perfRawCb = koffi.proto('void golab_perf_raw_cb(void *cookie, void *raw, i
 const perfLostCb = koffi.proto('void golab_perf_lost_cb(void *cookie, uint64_t lost)');
 const ringSampleCb = koffi.proto('int golab_ring_sample_cb(void *ctx, void *data, size_t size)');
 koffi.struct('golab_bcc_perf_buffer_opts', { pid: 'int', cpu: 'int', wakeup_events: 'int' });
+// `module` is kept as a raw pointer: libbcc allocates it and bcc_procutils_free must release it.
+koffi.struct('golab_bcc_symbol', { name: 'void *', demangle_name: 'void *', module: 'void *', offset: 'uint64_t' });
 
 /** The prototypes of registered callbacks, for `koffi.register`. */
 export const callbackTypes = {
@@ -105,6 +107,15 @@ export interface LibBccFunctions {
   bpf_poll_ringbuf(rb: CPointer, timeoutMs: number): number;
   bpf_consume_ringbuf(rb: CPointer): number;
   bpf_free_ringbuf(rb: CPointer): void;
+  bcc_resolve_symname(
+    module: string,
+    symname: string,
+    addr: bigint,
+    pid: number,
+    option: null,
+    sym: { name: CPointer; demangle_name: CPointer; module: CPointer; offset: bigint | number },
+  ): number;
+  bcc_procutils_free(ptr: CPointer): void;
 }
 
 /** A loaded libbcc and what it can do. */
@@ -227,6 +238,10 @@ function declare(lib: LibraryHandle, api: BccApiLevel): LibBccFunctions {
     bpf_poll_ringbuf: f('int bpf_poll_ringbuf(void *rb, int timeout_ms)'),
     bpf_consume_ringbuf: f('int bpf_consume_ringbuf(void *rb)'),
     bpf_free_ringbuf: f('void bpf_free_ringbuf(void *rb)'),
+    bcc_resolve_symname: f(
+      'int bcc_resolve_symname(const char *module, const char *symname, uint64_t addr, int pid, void *option, _Out_ golab_bcc_symbol *sym)',
+    ),
+    bcc_procutils_free: f('void bcc_procutils_free(void *ptr)'),
   };
   if (api.perfBufferOpts) {
     fn.bpf_open_perf_buffer_opts = f(
