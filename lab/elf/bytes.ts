@@ -76,13 +76,22 @@ export class ByteReader {
     return this.data.subarray(at, at + length);
   }
   /** A NUL-terminated string starting at `at` (the end of the data also terminates it). */
-  cstring(at: number = this.pos, maxLength = 1 << 20): string {
+  cstring(at: number, maxLength = 1 << 20): string {
     this.need(at, 0);
     let end = this.data.indexOf(0, at);
     if (end < 0) end = this.data.length;
     if (end - at > maxLength) end = at + maxLength;
-    if (at === this.pos) this.pos = Math.min(end + 1, this.data.length);
     return this.data.toString('utf8', at, end);
+  }
+  /** The NUL-terminated string at the position; moves past its terminator. */
+  nextCstring(maxLength = 1 << 20): string {
+    this.need(this.pos, 1);
+    let end = this.data.indexOf(0, this.pos);
+    if (end < 0) this.fail(`unterminated string at ${this.pos}`);
+    if (end - this.pos > maxLength) this.fail(`string at ${this.pos} longer than ${maxLength} bytes`);
+    const s = this.data.toString('utf8', this.pos, end);
+    this.pos = end + 1;
+    return s;
   }
   /** Unsigned LEB128, limited to values a JS number holds exactly. */
   uleb(): number {
@@ -98,6 +107,30 @@ export class ByteReader {
       factor *= 128;
     }
     return this.fail('LEB128 value longer than 10 bytes');
+  }
+  /** Unsigned LEB128 of any length, rounded to a double (for constants whose exact value is not needed). */
+  ulebLoose(): number {
+    let result = 0;
+    let factor = 1;
+    for (let i = 0; i < 32; i++) {
+      const b = this.u8();
+      result += (b & 0x7f) * factor;
+      if ((b & 0x80) === 0) return result;
+      factor *= 128;
+    }
+    return this.fail('LEB128 value longer than 32 bytes');
+  }
+  /** Signed LEB128 of any length, rounded to a double. */
+  slebLoose(): number {
+    let result = 0;
+    let factor = 1;
+    for (let i = 0; i < 32; i++) {
+      const b = this.u8();
+      result += (b & 0x7f) * factor;
+      factor *= 128;
+      if ((b & 0x80) === 0) return b & 0x40 ? result - factor : result;
+    }
+    return this.fail('LEB128 value longer than 32 bytes');
   }
   /** Signed LEB128. */
   sleb(): number {
