@@ -1,0 +1,284 @@
+/**
+ * Disassembly a tracer needs, with iced-x86 (WebAssembly):
+ * - every RET of a function, because results are read by uprobes on RET instructions (uretprobes
+ *   corrupt Go stacks: golang/go#22008, iovisor/bcc#1320);
+ * - the first store of a float argument register to the stack, because uprobes see only
+ *   pt_regs, which has no XMM registers: a probe placed just after that store reads the float
+ *   from memory instead.
+ */
+import iced from 'iced-x86';
+import type { Instruction as IcedInstruction } from 'iced-x86';
+
+const { Decoder, DecoderOptions, FlowControl, Mnemonic, OpKind, Register, InstructionInfoFactory, OpAccess, Code } = iced;
+
+/** What the analyses here need from one decoded instruction. */
+interface Insn {
+  readonly ip: number;
+  readonly length: number;
+  readonly nextIp: number;
+  readonly mnemonic: number;
+  readonly flow: number;
+  /** Target of a direct branch or call, if any. */
+  readonly target?: number;
+  readonly invalid: boolean;
+}
+
+/** Decodes `code` (placed at `vaddr`) linearly, turning each instruction into an {@link Insn}. */
+function decodeAll(code: Buffer, vaddr: number, visit?: (insn: Insn, raw: IcedInstruction) => boolean): Insn[] {
+  const decoder = new Decoder(64, new Uint8Array(code.buffer, code.byteOffset, code.byteLength), DecoderOptions.None);
+  decoder.ip = BigInt(vaddr);
+  const out: Insn[] = [];
+  try {
+    while (decoder.canDecode) {
+      const raw = decoder.decode();
+      try {
+        const insn = summarize(raw);
+        out.push(insn);
+        if (visit !== undefined && !visit(insn, raw)) break;
+      } finally {
+        raw.free();
+      }
+    }
+  } finally {
+    decoder.free();
+  }
+  return out;
+}
+
+function summarize(raw: IcedInstruction): Insn {
+  const flow = raw.flowControl;
+  const direct =
+    (flow === FlowControl.UnconditionalBranch || flow === FlowControl.ConditionalBranch || flow === FlowControl.Call) &&
+    (raw.op0Kind === OpKind.NearBranch64 || raw.op0Kind === OpKind.NearBranch32 || raw.op0Kind === OpKind.NearBranch16);
+  const base = {
+    ip: Number(raw.ip),
+    length: raw.length,
+    nextIp: Number(raw.nextIP),
+    mnemonic: raw.mnemonic,
+    flow,
+    invalid: raw.code === Code.INVALID,
+  };
+  return direct ? { ...base, target: Number(raw.nearBranchTarget) } : base;
+}
+
+/**
+ * The virtual address of every near RET in a function's code, in address order.
+ *
+ * The code is decoded linearly from the entry: ENDBR64 decodes as an ordinary instruction, and
+ * INT3 padding or undecodable bytes after the last instruction are skipped, not fatal. Go
+ * functions are contiguous (no data in the middle), so a linear sweep sees every instruction.
+ */
+export function findReturnOffsets(code: Buffer, functionVaddr: number): number[] {
+  return decodeAll(code, functionVaddr)
+    .filter((insn) => !insn.invalid && insn.mnemonic === Mnemonic.Ret)
+    .map((insn) => insn.ip);
+}
+
+/** A store of a float argument register to the stack, found by {@link findFirstXmmSpill}. */
+export interface XmmSpill {
+  /** Address of the storing instruction; a uprobe goes on the instruction after it. */
+  readonly vaddr: number;
+  /** Address of the instruction after the store, where a uprobe can read the value. */
+  readonly probeVaddr: number;
+  /** Where the value is, as an offset from SP at function entry (return PC at +0). */
+  readonly spOffsetAtEntry: number;
+  /** SP at entry minus SP at the probe address: add it to the probe's SP to get the entry SP. */
+  readonly entrySpDelta: number;
+  /** Bytes stored: 4 for float32, 8 for float64. */
+  readonly size: 4 | 8;
+}
+
+/** Scalar stores from an XMM register to memory, with the number of bytes they store. */
+const SCALAR_STORES: ReadonlyMap<number, 4 | 8> = new Map<number, 4 | 8>([
+  [Mnemonic.Movss, 4],
+  [Mnemonic.Vmovss, 4],
+  [Mnemonic.Movd, 4],
+  [Mnemonic.Vmovd, 4],
+  [Mnemonic.Movsd, 8],
+  [Mnemonic.Vmovsd, 8],
+  [Mnemonic.Movq, 8],
+  [Mnemonic.Vmovq, 8],
+  [Mnemonic.Movlps, 8],
+  [Mnemonic.Movlpd, 8],
+]);
+
+/** The longest prologue examined: Go and gccgo prologues are a handful of instructions. */
+const MAX_PROLOGUE_INSTRUCTIONS = 64;
+
+/**
+ * The first instruction on the function's normal path that stores X`xmmIndex` to the stack,
+ * before anything can change X`xmmIndex`; undefined when there is none.
+ *
+ * Walks forward from the entry tracking how far SP (and RBP, when it is set from SP) has moved,
+ * through PUSH, SUB/ADD RSP, LEA and MOV RBP. A conditional branch is a prologue's stack check:
+ * the walk continues on the fall-through path (gc: the branch goes to the morestack tail, which
+ * re-enters at the entry) unless that path reaches a CALL or RET first, in which case it
+ * continues at the branch target (gccgo's -fsplit-stack: the fall-through calls __morestack and
+ * returns). It gives up at any other CALL, RET or jump, at any instruction that writes X`n`
+ * (or YMM/ZMM `n`) or an SP/RBP change it cannot follow, and when some branch elsewhere in the
+ * function lands between the entry and the probe address (the value there might then be
+ * something else).
+ */
+export function findFirstXmmSpill(code: Buffer, functionVaddr: number, xmmIndex: number): XmmSpill | undefined {
+  if (!Number.isInteger(xmmIndex) || xmmIndex < 0 || xmmIndex > 31) throw new RangeError(`no XMM register ${xmmIndex}`);
+  const all = decodeAll(code, functionVaddr);
+  const byIp = new Map(all.map((insn, i) => [insn.ip, i]));
+  const found = walk(code, functionVaddr, xmmIndex, all, byIp);
+  if (found === undefined) return undefined;
+  // Every branch into (entry, probe] must be one the walk itself took.
+  const end = found.spill.probeVaddr;
+  for (const insn of all) {
+    if (insn.target !== undefined && insn.target > functionVaddr && insn.target <= end && !found.taken.has(insn.ip)) {
+      return undefined;
+    }
+  }
+  return found.spill;
+}
+
+/** Tracked state of the walk: how far below the entry SP are RSP and RBP now. */
+interface Frame {
+  spDelta: number;
+  rbpDelta: number | undefined;
+}
+
+function walk(
+  code: Buffer,
+  entry: number,
+  xmmIndex: number,
+  all: readonly Insn[],
+  byIp: ReadonlyMap<number, number>,
+): { spill: XmmSpill; taken: Set<number> } | undefined {
+  const factory = new InstructionInfoFactory();
+  const targets = new Set([Register.XMM0 + xmmIndex, Register.YMM0 + xmmIndex, Register.ZMM0 + xmmIndex]);
+  try {
+    // Depth-first over the prologue's forward paths: fall-through first, then the branch target.
+    const tryFrom = (ip: number, frame: Frame, taken: Set<number>, budget: number): { spill: XmmSpill; taken: Set<number> } | undefined => {
+      let index = byIp.get(ip);
+      if (index === undefined) return undefined;
+      const state: Frame = { ...frame };
+      for (; index < all.length && budget > 0; index++, budget--) {
+        const insn = all[index] as Insn;
+        if (insn.invalid) return undefined;
+        const raw = decodeOne(code, entry, insn);
+        try {
+          const spill = asSpill(raw, xmmIndex, state);
+          if (spill !== undefined) return { spill: { vaddr: insn.ip, probeVaddr: insn.nextIp, entrySpDelta: state.spDelta, ...spill }, taken };
+          if (writesAny(factory, raw, targets)) return undefined;
+          if (insn.flow === FlowControl.ConditionalBranch) {
+            if (insn.target === undefined || insn.target <= insn.ip) return undefined;
+            const fallThrough = tryFrom(insn.nextIp, state, taken, budget - 1);
+            if (fallThrough !== undefined) return fallThrough;
+            return tryFrom(insn.target, state, new Set([...taken, insn.ip]), budget - 1);
+          }
+          if (insn.flow !== FlowControl.Next) return undefined;
+          if (!track(raw, state)) return undefined;
+        } finally {
+          raw.free();
+        }
+      }
+      return undefined;
+    };
+    return tryFrom(entry, { spDelta: 0, rbpDelta: undefined }, new Set(), MAX_PROLOGUE_INSTRUCTIONS);
+  } finally {
+    factory.free();
+  }
+}
+
+/** Re-decodes one instruction for operand details (the linear pass keeps only summaries). */
+function decodeOne(code: Buffer, entry: number, insn: Insn): IcedInstruction {
+  const start = insn.ip - entry;
+  const bytes = code.subarray(start, start + insn.length);
+  const decoder = new Decoder(64, new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), DecoderOptions.None);
+  try {
+    decoder.ip = BigInt(insn.ip);
+    return decoder.decode();
+  } finally {
+    decoder.free();
+  }
+}
+
+/** If `raw` stores X`n` to [RSP+d] or [RBP+d] (with RBP known), its entry-relative offset and size. */
+function asSpill(raw: IcedInstruction, xmmIndex: number, frame: Frame): { spOffsetAtEntry: number; size: 4 | 8 } | undefined {
+  const size = SCALAR_STORES.get(raw.mnemonic);
+  if (size === undefined || raw.opCount !== 2) return undefined;
+  if (raw.op0Kind !== OpKind.Memory || raw.op1Kind !== OpKind.Register || raw.op1Register !== Register.XMM0 + xmmIndex) return undefined;
+  if (raw.memoryIndex !== Register.None) return undefined;
+  const displacement = Number(BigInt.asIntN(64, raw.memoryDisplacement));
+  if (raw.memoryBase === Register.RSP) return { spOffsetAtEntry: displacement - frame.spDelta, size };
+  if (raw.memoryBase === Register.RBP && frame.rbpDelta !== undefined) return { spOffsetAtEntry: displacement - frame.rbpDelta, size };
+  return undefined;
+}
+
+/** True when `raw` writes any register in `registers` (fully, partly or conditionally). */
+function writesAny(factory: InstanceType<typeof InstructionInfoFactory>, raw: IcedInstruction, registers: ReadonlySet<number>): boolean {
+  const info = factory.info(raw);
+  try {
+    for (const used of info.usedRegisters() as Array<{ register: number; access: number; free(): void }>) {
+      const write = used.access !== OpAccess.Read && used.access !== OpAccess.CondRead && used.access !== OpAccess.None;
+      const hit = write && registers.has(used.register);
+      used.free();
+      if (hit) return true;
+    }
+    return false;
+  } finally {
+    info.free();
+  }
+}
+
+/**
+ * Follows SP and RBP through one non-branching instruction; false when the instruction changes
+ * them in a way the walk cannot follow (so the walk must stop).
+ */
+function track(raw: IcedInstruction, frame: Frame): boolean {
+  const op0IsReg = raw.opCount >= 1 && raw.op0Kind === OpKind.Register;
+  const dest = op0IsReg ? raw.op0Register : Register.None;
+  const imm = (): number | undefined => {
+    if (raw.opCount < 2) return undefined;
+    const kind = raw.op1Kind;
+    if (kind === OpKind.Immediate8to64 || kind === OpKind.Immediate32to64 || kind === OpKind.Immediate8 || kind === OpKind.Immediate32) {
+      return Number(BigInt.asIntN(64, raw.immediate(1)));
+    }
+    return undefined;
+  };
+  switch (raw.mnemonic) {
+    case Mnemonic.Push:
+      frame.spDelta += 8;
+      return true;
+    case Mnemonic.Pop:
+      if (dest === Register.RBP) frame.rbpDelta = undefined;
+      frame.spDelta -= 8;
+      return true;
+    case Mnemonic.Sub:
+    case Mnemonic.Add: {
+      if (dest !== Register.RSP && dest !== Register.RBP) return true;
+      const value = imm();
+      if (value === undefined) return false;
+      const delta = raw.mnemonic === Mnemonic.Sub ? value : -value;
+      if (dest === Register.RSP) frame.spDelta += delta;
+      else if (frame.rbpDelta !== undefined) frame.rbpDelta += delta;
+      return true;
+    }
+    case Mnemonic.Lea: {
+      if (dest !== Register.RSP && dest !== Register.RBP) return true;
+      if (raw.memoryIndex !== Register.None || raw.memoryBase !== Register.RSP) {
+        if (dest === Register.RSP) return false;
+        frame.rbpDelta = undefined;
+        return true;
+      }
+      const below = frame.spDelta - Number(BigInt.asIntN(64, raw.memoryDisplacement));
+      if (dest === Register.RSP) frame.spDelta = below;
+      else frame.rbpDelta = below;
+      return true;
+    }
+    case Mnemonic.Mov: {
+      if (dest === Register.RBP) {
+        frame.rbpDelta = raw.op1Kind === OpKind.Register && raw.op1Register === Register.RSP ? frame.spDelta : undefined;
+        return true;
+      }
+      return dest !== Register.RSP;
+    }
+    default:
+      // Anything else that writes RSP (e.g. AND RSP, -16) cannot be followed.
+      return !(op0IsReg && (dest === Register.RSP || dest === Register.ESP));
+  }
+}
