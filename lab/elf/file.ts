@@ -162,6 +162,9 @@ export class ElfFile {
       return { ...s, name };
     });
     for (const s of this.sections) if (s.name && !this.byName.has(s.name)) this.byName.set(s.name, s);
+    // A cut-off copy shows as contents past the end of the file: say so now, not at first use.
+    for (const s of this.sections) if (s.type !== SHT.nobits && s.index !== 0) this.fileRange(s.offset, s.size, `section ${s.name || s.index}`);
+    for (const p of this.segments) this.fileRange(p.offset, p.filesz, `segment at 0x${p.vaddr.toString(16)}`);
     this.isPie = this.type === 'dyn' && (segments.some((s) => s.type === PT.interp) || this.hasDf1Pie());
   }
 
