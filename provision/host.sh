@@ -9,7 +9,7 @@
 #   bcc.sh       libbcc (+ python3 bindings, bpftrace); Ubuntu 20.04 builds v0.23.0 from source
 #   go.sh        Go 1.15 (stack ABI), 1.19 (register ABI) and the matrix versions; gccgo-12
 #   node.sh      Node.js >= 20.19
-#   tools        docker.io (dockerode tests), shellcheck and vagrant (CI checks of provision/),
+#   tools.sh     docker.io (dockerode tests), shellcheck and vagrant (CI checks of provision/),
 #                chromium only when GOLAB_INSTALL_CHROMIUM=1 (screenshots; large, so off by default)
 #   vm.sh        the qemu kernel lab's tools, when provision/vm.sh exists (Debian)
 #   npm-ci.sh    npm ci, unless node_modules already matches package-lock.json
@@ -57,65 +57,6 @@ base_packages() {
   apt_install ca-certificates curl git util-linux
 }
 
-# install_vagrant: Debian's vagrant package. On bookworm it installs only when libarchive-tools
-# comes from bookworm at the version of the installed libarchive13 (with the extra suites
-# configured, apt may otherwise pick a libarchive-tools that does not match it), so that
-# version is looked up and asked for explicitly.
-install_vagrant() {
-  if have vagrant; then
-    log "vagrant: present ($(vagrant --version 2>/dev/null | head -n 1))"
-    return 0
-  fi
-  local want=() libarchive tools_version=''
-  if [ "$(distro_id)" = debian ]; then
-    apt_update_once
-    libarchive=$(installed_version libarchive13)
-    tools_version=$(apt-cache madison libarchive-tools \
-      | awk -F'|' -v v="$libarchive" '$3 ~ /bookworm/ {gsub(/ /, "", $2); if ($2 == v) {print $2; exit}}')
-    if [ -z "$tools_version" ]; then
-      tools_version=$(apt-cache madison libarchive-tools | awk -F'|' '$3 ~ / bookworm(-security|-updates)?\// {gsub(/ /, "", $2); print $2; exit}')
-    fi
-    [ -n "$tools_version" ] && want+=("libarchive-tools=$tools_version")
-    log "vagrant: pinning libarchive-tools to its bookworm version ${tools_version:-(none found)}"
-  fi
-  want+=(vagrant)
-  apt_install "${want[@]}"
-}
-
-# ensure_dockerd: the dockerode tests need a running daemon. Where systemd runs, enable it;
-# elsewhere (containers, Firecracker guests) start it only when asked, because a daemon that
-# creates bridges and iptables rules is not something to start behind the user's back.
-ensure_dockerd() {
-  if docker info >/dev/null 2>&1; then
-    log "docker: daemon running"
-  elif [ -d /run/systemd/system ]; then
-    systemctl enable --now docker >/dev/null 2>&1 || die "systemctl enable --now docker failed: see 'journalctl -u docker'"
-    log "docker: daemon enabled and started (systemd)"
-  elif [ "${GOLAB_START_DOCKERD:-}" = 1 ]; then
-    log "docker: starting dockerd (no init system here; log: /var/log/golab-dockerd.log)"
-    nohup dockerd >/var/log/golab-dockerd.log 2>&1 &
-    local tries
-    for tries in $(seq 1 30); do
-      docker info >/dev/null 2>&1 && { log "docker: daemon up after ${tries}s"; return 0; }
-      sleep 1
-    done
-    die "dockerd did not answer within 30 s: see /var/log/golab-dockerd.log"
-  else
-    log "docker: no daemon running and no systemd to start it; the dockerode tests will skip. Start one with 'dockerd &' or re-run with GOLAB_START_DOCKERD=1"
-  fi
-}
-
-tools() {
-  apt_install docker.io shellcheck
-  install_vagrant
-  if [ "${GOLAB_INSTALL_CHROMIUM:-}" = 1 ]; then
-    apt_install_optional chromium chromium-browser
-  else
-    log "chromium: skipped (only needed for screenshots; set GOLAB_INSTALL_CHROMIUM=1 to install it)"
-  fi
-  ensure_dockerd
-}
-
 vm_tools() {
   if [ "${GOLAB_SKIP_VM_TOOLS:-}" = 1 ]; then
     log "kernel lab tools: skipped (GOLAB_SKIP_VM_TOOLS=1)"
@@ -140,7 +81,7 @@ main() {
   step "libbcc" "$HERE/bcc.sh"
   step "Go toolchains" "$HERE/go.sh"
   step "Node.js" "$HERE/node.sh"
-  step "docker, shellcheck, vagrant" tools
+  step "docker, shellcheck, vagrant" "$HERE/tools.sh"
   step "kernel lab tools" vm_tools
   step "npm dependencies" "$HERE/npm-ci.sh" "$ROOT"
   step "final check" "$HERE/doctor.sh" "$ROOT"
