@@ -171,7 +171,7 @@ function walk(
             return tryFrom(insn.target, state, new Set([...taken, insn.ip]), budget - 1);
           }
           if (insn.flow !== FlowControl.Next) return undefined;
-          if (!track(raw, state)) return undefined;
+          if (!track(raw, state, factory)) return undefined;
         } finally {
           raw.free();
         }
@@ -183,6 +183,9 @@ function walk(
     factory.free();
   }
 }
+
+const STACK_POINTER: ReadonlySet<number> = new Set([Register.RSP, Register.ESP, Register.SP, Register.SPL]);
+const FRAME_POINTER: ReadonlySet<number> = new Set([Register.RBP, Register.EBP, Register.BP, Register.BPL]);
 
 /** Re-decodes one instruction for operand details (the linear pass keeps only summaries). */
 function decodeOne(code: Buffer, entry: number, insn: Insn): IcedInstruction {
@@ -229,7 +232,7 @@ function writesAny(factory: InstanceType<typeof InstructionInfoFactory>, raw: Ic
  * Follows SP and RBP through one non-branching instruction; false when the instruction changes
  * them in a way the walk cannot follow (so the walk must stop).
  */
-function track(raw: IcedInstruction, frame: Frame): boolean {
+function track(raw: IcedInstruction, frame: Frame, factory: InstanceType<typeof InstructionInfoFactory>): boolean {
   const op0IsReg = raw.opCount >= 1 && raw.op0Kind === OpKind.Register;
   const dest = op0IsReg ? raw.op0Register : Register.None;
   const imm = (): number | undefined => {
@@ -278,7 +281,10 @@ function track(raw: IcedInstruction, frame: Frame): boolean {
       return dest !== Register.RSP;
     }
     default:
-      // Anything else that writes RSP (e.g. AND RSP, -16) cannot be followed.
-      return !(op0IsReg && (dest === Register.RSP || dest === Register.ESP));
+      // Anything else that writes RSP (e.g. AND RSP, -16) cannot be followed; one that writes
+      // RBP leaves it unknown. Reads (CMP RSP, [R14+16]: the stack check) are harmless.
+      if (writesAny(factory, raw, STACK_POINTER)) return false;
+      if (writesAny(factory, raw, FRAME_POINTER)) frame.rbpDelta = undefined;
+      return true;
   }
 }
