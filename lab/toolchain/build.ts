@@ -255,8 +255,8 @@ async function runBuild(
 }
 
 /**
- * Builds every request, at most `concurrency` at a time, and returns the results in request
- * order. On the first failure it starts no more builds, waits for the running ones, and throws
+ * Builds every request, at most `concurrency` at a time (one per toolchain), and returns the
+ * results in request order. On the first failure it starts no more builds, waits for the running ones, and throws
  * that failure.
  */
 export async function buildAll(requests: readonly BuildRequest[], options: BuildAllOptions = {}): Promise<BuildResult[]> {
@@ -281,23 +281,35 @@ async function runPool(
 ): Promise<(BuildOutcome | undefined)[]> {
   const concurrency = Math.max(1, Math.floor(options.concurrency ?? os.availableParallelism()));
   const outcomes: (BuildOutcome | undefined)[] = new Array(requests.length);
-  let next = 0;
+  // Parallel across toolchains, serial within one: two go processes sharing a GOCACHE both
+  // compile the same standard-library packages when they start together (cmd/go does not share
+  // in-progress work between processes), so a toolchain's second build waits for its first and
+  // then finds the standard library cached.
+  const groups = new Map<string, number[]>();
+  requests.forEach((request, index) => {
+    const group = groups.get(request.toolchain.id);
+    if (group) group.push(index);
+    else groups.set(request.toolchain.id, [index]);
+  });
+  const queue = [...groups.values()];
   let stop = false;
   const worker = async (): Promise<void> => {
-    while (!stop && !options.signal?.aborted && next < requests.length) {
-      const index = next++;
-      const request = requests[index]!;
-      try {
-        const result = await buildTracee(request, options);
-        outcomes[index] = { ok: true, request, result };
-        options.onBuilt?.(result, index);
-      } catch (error) {
-        outcomes[index] = { ok: false, request, error: asGolabError(error, request) };
-        if (stopOnFailure) stop = true;
+    for (let group = queue.shift(); group !== undefined; group = queue.shift()) {
+      for (const index of group) {
+        if (stop || options.signal?.aborted) return;
+        const request = requests[index]!;
+        try {
+          const result = await buildTracee(request, options);
+          outcomes[index] = { ok: true, request, result };
+          options.onBuilt?.(result, index);
+        } catch (error) {
+          outcomes[index] = { ok: false, request, error: asGolabError(error, request) };
+          if (stopOnFailure) stop = true;
+        }
       }
     }
   };
-  await Promise.all(Array.from({ length: Math.min(concurrency, requests.length) }, worker));
+  await Promise.all(Array.from({ length: Math.min(concurrency, queue.length) }, worker));
   if (options.signal?.aborted && outcomes.some((outcome) => outcome === undefined)) {
     throw new GolabError('BUILD_ABORTED', 'builds were interrupted', { exitCode: ExitCode.interrupted });
   }
