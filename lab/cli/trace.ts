@@ -1,9 +1,143 @@
-/** The `golab trace` command. */
+/**
+ * `golab trace`: the tutorial's tracer for any Go function. Attaches to the binary's path (so a
+ * process started afterwards is traced, as in the tutorial), prints each event's raw bytes and
+ * each call's decoded arguments and results, and detaches cleanly on Ctrl-C.
+ */
 import type { Command } from 'commander';
+import { execa, type ResultPromise } from 'execa';
+import { ExitCode, GolabError } from '../errors.ts';
+import { removeStaleUprobeEvents } from '../bcc/uprobe.ts';
+import { TraceSession, type TracedCall } from '../probe/session.ts';
+import { processesRunning } from '../probe/processes.ts';
+import { groupRewrites, parseRewrite, type RewriteSpec } from '../probe/rewrite-spec.ts';
+import { formatValue, valueToJson, type NamedValue } from '../probe/values.ts';
+import type { DecodedEvent } from '../probe/decode.ts';
+import type { Transport } from '../probe/codegen.ts';
 
-/** Registers `golab trace` on the program. */
+/** Options of `golab trace`, as commander parses them. */
+interface TraceCliOptions {
+  binary: string;
+  func: string[];
+  rewrite: RewriteSpec[];
+  allowWrite?: boolean;
+  json?: boolean;
+  raw: boolean;
+  pid?: number;
+  all?: boolean;
+  typesFrom?: string;
+  run?: boolean;
+  duration?: number;
+  transport: Transport | 'auto';
+  allowLoss?: boolean;
+}
+
+/** One call as `--json` prints it (a line each). */
+export function callToJson(call: TracedCall): Record<string, unknown> {
+  const named = (values: readonly NamedValue[]) => Object.fromEntries(values.map((v) => [v.name, valueToJson(v.value)]));
+  return {
+    function: call.function,
+    pid: call.pid,
+    tid: call.tid,
+    args: named(call.args),
+    results: call.results ? named(call.results) : null,
+    restarts: call.restarts,
+    durationNs: call.returnKtimeNs === undefined ? null : (call.returnKtimeNs - call.entryKtimeNs).toString(),
+  };
+}
+
+/** One call as text: `main.f(a=1, b=true) => (r0=2)`. */
+export function formatCall(call: TracedCall): string {
+  const list = (values: readonly NamedValue[]) => values.map((v) => `${v.name}=${formatValue(v.value)}`).join(', ');
+  const results = call.results === undefined ? ' => (no return seen)' : call.results.length ? ` => (${list(call.results)})` : '';
+  return `${call.function}(${list(call.args)})${results}`;
+}
+
+/** The event's value bytes in the tutorial's `[100 0 0 0 …]` style. */
+export function formatRawEvent(raw: Buffer, event: DecodedEvent): string {
+  const bytes: number[] = [];
+  for (const read of event.spec.reads) {
+    if (read.unreadable) continue;
+    bytes.push(...raw.subarray(read.slot, read.slot + read.type.size));
+  }
+  return `${event.spec.kind} ${event.spec.function} [${bytes.join(' ')}]`;
+}
+
+/** Registers `golab trace`. */
 export function registerTrace(program: Command): void {
-  program.command('trace').description('(not yet implemented)').action(() => {
-    throw new Error('golab trace is not implemented yet');
+  program
+    .command('trace')
+    .description('trace a Go function\'s arguments and results with uprobes (and rewrite arguments with --rewrite --allow-write)')
+    .requiredOption('--binary <path>', 'the Go executable')
+    .requiredOption('--func <symbol>', 'function to trace, e.g. main.ebpfDemo or \'main.(*Account).Transfer\' (repeatable)', collect, [])
+    .option('--rewrite <param=value>', 'overwrite an argument at entry, e.g. a1=2021 (repeatable; needs --allow-write)', (v: string, all: RewriteSpec[]) => [...all, parseRewrite(v)], [])
+    .option('--allow-write', 'allow rewrites: they change the traced program\'s memory or registers')
+    .option('--json', 'print one JSON object per call')
+    .option('--no-raw', 'do not print each event\'s raw bytes')
+    .option('--pid <pid>', 'trace only this process', (v) => Number.parseInt(v, 10))
+    .option('--all', 'trace every process running the binary')
+    .option('--types-from <path>', 'read argument types from this unstripped build of the same source')
+    .option('--run', 'start the binary (with the arguments after --) once attached, and stop when it exits')
+    .option('--duration <seconds>', 'stop after this many seconds', (v) => Number(v))
+    .option('--transport <kind>', 'auto, ring or perf', 'auto')
+    .option('--allow-loss', 'exit 0 even if events were lost')
+    .allowExcessArguments(true)
+    .argument('[args...]', 'arguments for the binary with --run')
+    .action(async (args: string[], options: TraceCliOptions) => {
+      process.exitCode = await runTrace(args, options);
+    });
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+async function runTrace(args: string[], options: TraceCliOptions): Promise<number> {
+  removeStaleUprobeEvents();
+  if (options.pid === undefined && !options.all && !options.run) {
+    const others = processesRunning(options.binary);
+    if (others.length > 0) {
+      throw new GolabError('BINARY_IN_USE', `${others.length} running process(es) use ${options.binary}: ${others.join(', ')}`, {
+        hint: 'say which with --pid PID, or trace them all with --all',
+        exitCode: ExitCode.usage,
+      });
+    }
+  }
+  const out = (line: string) => process.stdout.write(`${line}\n`);
+  const session = await TraceSession.start({
+    binaryPath: options.binary,
+    functions: options.func,
+    rewrites: groupRewrites(options.rewrite, options.func),
+    allowWrite: options.allowWrite === true,
+    transport: options.transport,
+    ...(options.pid === undefined ? {} : { pid: options.pid }),
+    ...(options.typesFrom === undefined ? {} : { typesFrom: options.typesFrom }),
+    onCall: (call) => out(options.json ? JSON.stringify(callToJson(call)) : formatCall(call)),
+    ...(options.raw && !options.json ? { onEvent: (raw: Buffer, event: DecodedEvent) => out(formatRawEvent(raw, event)) } : {}),
   });
+  const abis = [...new Set(session.functions.map((f) => f.signature.abi))].join(',');
+  if (!options.json) {
+    process.stderr.write(`Trace ${options.binary} on func [${options.func.join(' ')}] (${abis}, ${session.program.probes.length} uprobes, ${session.transport} buffer); Ctrl-C to stop\n`);
+  }
+
+  let tracee: ResultPromise | undefined;
+  const done = new Promise<string>((resolve) => {
+    const onSignal = (signal: NodeJS.Signals) => resolve(signal);
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+    if (options.duration !== undefined) setTimeout(() => resolve('duration'), options.duration * 1000).unref();
+    if (options.run) {
+      tracee = execa(options.binary, args, { stdout: 'inherit', stderr: 'inherit', stdin: 'inherit', reject: false });
+      void tracee.then(() => resolve('exit'));
+    }
+  });
+  const reason = await done;
+  if (tracee && reason !== 'exit') tracee.kill('SIGTERM');
+  await session.stop();
+  if (session.lostEvents > 0) {
+    process.stderr.write(`golab: ${session.lostEvents} events were lost (the buffer was full)\n`);
+    if (!options.allowLoss) return ExitCode.checkFailed;
+  }
+  if (reason === 'SIGINT') return ExitCode.interrupted;
+  if (reason === 'SIGTERM') return 128 + 15;
+  return ExitCode.ok;
 }

@@ -1,0 +1,216 @@
+/**
+ * A trace session: functions of one binary traced (and optionally rewritten) through one BCC
+ * module, until stopped. Entry probes read the arguments, spill probes read float arguments
+ * after the function stores them, and probes on every RET read the results — never uretprobes,
+ * which corrupt Go's moving stacks.
+ */
+import { probeCapabilities } from '../bcc/capabilities.ts';
+import { BpfModule, PerfBuffer, RingBuffer, Uprobe, loadLibBcc } from '../bcc/index.ts';
+import { layoutFunction } from '../abi/layout.ts';
+import { ExitCode, GolabError } from '../errors.ts';
+import { ElfFile, findFunction, functionBytes, type GoFunction } from '../elf/index.ts';
+import { CallAssembler, type TracedCall } from './calls.ts';
+import { generateProgram, type GeneratedProgram, type Transport } from './codegen.ts';
+import { decodeEvent, type DecodedEvent } from './decode.ts';
+import { findFirstXmmSpill, findReturnOffsets } from './disasm.ts';
+import {
+  planFunction,
+  RewritePlanError,
+  type FloatSpill,
+  type FunctionPlan,
+  type ProbeSpec,
+  type ReadLimits,
+  type RewriteValue,
+} from './plan.ts';
+import { openTypesFrom, resolveSignature, type ResolvedSignature } from './signature.ts';
+import { typeNamerFor } from './typenames.ts';
+
+/** Options of {@link TraceSession.start}. */
+export interface TraceOptions {
+  readonly binaryPath: string;
+  /** Function symbols, e.g. `main.ebpfDemo`, `main.(*Account).Transfer`. */
+  readonly functions: readonly string[];
+  /** A build of the same source with DWARF, for stripped binaries. */
+  readonly typesFrom?: string;
+  /** Trace only this process; by default every process running the binary (and future ones). */
+  readonly pid?: number;
+  /** Arguments to overwrite, per function, per parameter name. */
+  readonly rewrites?: ReadonlyMap<string, ReadonlyMap<string, RewriteValue>>;
+  /** Rewrites change another program's memory or registers: they need this explicit consent. */
+  readonly allowWrite?: boolean;
+  /** Event transport; `auto` picks the ring buffer where the kernel has it. */
+  readonly transport?: Transport | 'auto';
+  readonly limits?: ReadLimits;
+  /** Called for each call when it returns (or when the session stops, for open calls). */
+  readonly onCall: (call: TracedCall) => void;
+  /** Called for every event, raw and decoded (for `--raw`). */
+  readonly onEvent?: (raw: Buffer, event: DecodedEvent) => void;
+}
+
+/** One planned function of a session. */
+export interface SessionFunction {
+  readonly fn: GoFunction;
+  readonly signature: ResolvedSignature;
+  readonly plan: FunctionPlan;
+}
+
+/** A running trace. Stop it to detach everything. */
+export class TraceSession implements AsyncDisposable {
+  readonly functions: readonly SessionFunction[];
+  readonly program: GeneratedProgram;
+  readonly transport: Transport;
+  readonly #module: BpfModule;
+  readonly #probes: Uprobe[];
+  readonly #reader: PerfBuffer | RingBuffer;
+  readonly #assembler: CallAssembler;
+  #lostEvents = 0;
+  #stopped = false;
+
+  private constructor(parts: {
+    functions: SessionFunction[];
+    program: GeneratedProgram;
+    transport: Transport;
+    module: BpfModule;
+    probes: Uprobe[];
+    reader: PerfBuffer | RingBuffer;
+    assembler: CallAssembler;
+  }) {
+    this.functions = parts.functions;
+    this.program = parts.program;
+    this.transport = parts.transport;
+    this.#module = parts.module;
+    this.#probes = parts.probes;
+    this.#reader = parts.reader;
+    this.#assembler = parts.assembler;
+  }
+
+  /** Plans, compiles, loads and attaches every probe, and starts delivering calls. */
+  static async start(options: TraceOptions): Promise<TraceSession> {
+    const binary = ElfFile.open(options.binaryPath);
+    const typesFrom = openTypesFrom(binary, options.typesFrom);
+    const functions = planSession(binary, typesFrom, options);
+    const bcc = loadLibBcc();
+    const transport = await chooseTransport(options.transport ?? 'auto');
+    const program = generateProgram(
+      functions.map((f) => f.plan),
+      { transport },
+    );
+    const specs = new Map<number, ProbeSpec>(program.probes.map((p) => [p.spec.id, p.spec]));
+    const module = BpfModule.compile(program.text, { libbcc: bcc });
+    const probes: Uprobe[] = [];
+    let reader: PerfBuffer | RingBuffer | undefined;
+    try {
+      const keyByGoroutine = functions.every((f) => f.signature.abi === 'abiinternal');
+      const assembler = new CallAssembler(options.onCall, keyByGoroutine);
+      const namer = typeNamerFor(typesFrom === binary ? binary : typesFrom);
+      const onData = (data: Buffer) => {
+        const spec = specs.get(data.readUInt32LE(0));
+        if (!spec) return;
+        const event = decodeEvent(data, spec, namer);
+        options.onEvent?.(data, event);
+        assembler.add(event);
+      };
+      const session: { lost: number } = { lost: 0 };
+      reader =
+        transport === 'ring'
+          ? RingBuffer.open(module, program.table, onData)
+          : PerfBuffer.open(module, program.table, onData, { pageCount: 256, onLost: (n) => (session.lost += n) });
+      for (const { spec, cFunction } of program.probes) {
+        const loaded = module.load(cFunction);
+        probes.push(
+          Uprobe.attach(
+            loaded.fd,
+            { binaryPath: options.binaryPath, fileOffset: spec.fileOffset, ...(options.pid === undefined ? {} : { pid: options.pid }) },
+            bcc,
+          ),
+        );
+      }
+      reader.start();
+      const instance = new TraceSession({ functions, program, transport, module, probes, reader, assembler });
+      instance.#lostSource = () => session.lost;
+      return instance;
+    } catch (error) {
+      for (const probe of probes) probe.dispose();
+      await reader?.stop();
+      module.dispose();
+      throw error;
+    }
+  }
+
+  #lostSource: () => number = () => 0;
+
+  /** Events the kernel dropped because the buffer was full. */
+  get lostEvents(): number {
+    return this.#lostEvents + this.#lostSource();
+  }
+
+  /** Detaches every probe, drains what is buffered, emits open calls, frees everything. Idempotent. */
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    for (const probe of this.#probes) probe.dispose();
+    try {
+      await this.#reader.stop();
+      this.#assembler.flush();
+    } finally {
+      this.#module.dispose();
+    }
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+  }
+}
+
+/** Resolves, lays out and plans every requested function (no privileges needed). */
+export function planSession(binary: ElfFile, typesFrom: ElfFile, options: Pick<TraceOptions, 'functions' | 'rewrites' | 'allowWrite' | 'limits'>): SessionFunction[] {
+  if (options.rewrites && options.rewrites.size > 0 && !options.allowWrite) {
+    throw new GolabError('REWRITE_NOT_ALLOWED', 'rewriting arguments changes the traced program\'s memory or registers', {
+      hint: 'add --allow-write to confirm (see the README: what a rewrite can break)',
+      exitCode: ExitCode.usage,
+    });
+  }
+  let nextId = 0;
+  return options.functions.map((name) => {
+    const fn = findFunction(binary, name);
+    const signature = resolveSignature(binary, name, typesFrom);
+    const layout = layoutFunction(signature.signature, signature.abi);
+    const code = functionBytes(binary, fn);
+    const returnVaddrs = findReturnOffsets(code, fn.vaddr);
+    const floatSpills: FloatSpill[] = [];
+    if (signature.abi === 'abiinternal') {
+      for (const param of layout.params) {
+        for (const piece of param.pieces) {
+          if (piece.where !== 'xmm') continue;
+          const spill = findFirstXmmSpill(code, fn.vaddr, piece.index);
+          if (spill) floatSpills.push({ xmmIndex: piece.index, ...spill });
+        }
+      }
+    }
+    let plan: FunctionPlan;
+    try {
+      plan = planFunction(
+        { name, vaddr: fn.vaddr, fileOffset: fn.fileOffset, layout, returnVaddrs, floatSpills },
+        { firstId: nextId, ...(options.limits ? { limits: options.limits } : {}), ...(options.rewrites?.get(name) ? { rewrites: options.rewrites.get(name)! } : {}) },
+      );
+    } catch (error) {
+      if (error instanceof RewritePlanError) {
+        throw new GolabError('REWRITE_INVALID', `cannot rewrite ${name}: ${error.message}`, {
+          hint: 'rewrite integer, bool or same-length string parameters by their DWARF names',
+          exitCode: ExitCode.usage,
+        });
+      }
+      throw error;
+    }
+    nextId += plan.probes.length;
+    return { fn, signature, plan };
+  });
+}
+
+async function chooseTransport(wanted: Transport | 'auto'): Promise<Transport> {
+  if (wanted !== 'auto') return wanted;
+  const caps = await probeCapabilities();
+  return caps.ringBuffer.ok ? 'ring' : 'perf';
+}
+
+export type { TracedCall };
