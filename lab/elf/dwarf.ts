@@ -14,7 +14,6 @@ import { TypeConverter } from './dwarf-types.ts';
 import { AttrResolver, loadDebugSections, parseUnits, type Die, type Unit } from './dwarf-units.ts';
 import { ElfErrorCode, elfError } from './errors.ts';
 import type { ElfFile } from './file.ts';
-import { dwarfHooks } from './hooks.ts';
 
 // Local copies: module-namespace reads are getter calls on hot paths.
 const At = consts.At;
@@ -260,6 +259,3 @@ export function producerGoVersion(elf: ElfFile): string | undefined {
   }
   return undefined;
 }
-
-dwarfHooks.isInlinedOnly = isInlinedOnly;
-dwarfHooks.producerGoVersion = producerGoVersion;

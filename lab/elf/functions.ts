@@ -8,7 +8,7 @@ import { readBuildInfo } from './buildinfo.ts';
 import { ElfErrorCode, elfError } from './errors.ts';
 import { type ElfFile, PF } from './file.ts';
 import { readPclntab } from './pclntab.ts';
-import { dwarfHooks } from './hooks.ts';
+import { isInlinedOnly, producerGoVersion } from './dwarf.ts';
 
 /** A function located in a binary. */
 export interface GoFunction {
@@ -76,7 +76,7 @@ export function findFunction(elf: ElfFile, name: string): GoFunction {
   }
   const found = index.get(name);
   if (found) return found;
-  if (dwarfHooks.isInlinedOnly?.(elf, name)) {
+  if (isInlinedOnly(elf, name)) {
     throw elfError(ElfErrorCode.functionInlined, `${name} exists only inlined into its callers in ${elf.path}; it has no code of its own to probe`, `Mark it //go:noinline and rebuild, or trace its callers instead.`);
   }
   const near = nearestNames(name, [...index.keys()], 5);
@@ -101,7 +101,7 @@ export function goVersionOf(elf: ElfFile): string | undefined {
   } catch (error) {
     if (!isGolabError(error)) throw error;
   }
-  return dwarfHooks.producerGoVersion?.(elf);
+  return producerGoVersion(elf);
 }
 
 /**
