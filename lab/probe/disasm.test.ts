@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ElfFile } from '../elf/file.ts';
 import { findFunction, functionBytes, listGoFunctions } from '../elf/functions.ts';
 import { buildTracee, installedToolchains, SEED_DIR, ZOO_DIR, type TraceeToolchain } from '../../tracee/zoo/build.ts';
-import { findFirstXmmSpill, findReturnOffsets } from './disasm.ts';
+import { findFirstStore, findFirstXmmSpill, findReturnOffsets } from './disasm.ts';
 
 const run = promisify(execFile);
 const toolchains = installedToolchains();
@@ -70,6 +70,16 @@ describe('findFirstXmmSpill on synthetic code', () => {
   it('follows RBP frames: push rbp; mov rbp,rsp; movss [rbp-0x14],xmm0', () => {
     const code = bytes(0x55, 0x48, 0x89, 0xe5, 0xf3, 0x0f, 0x11, 0x45, 0xec);
     expect(findFirstXmmSpill(code, 0x2000, 0)).toEqual({ vaddr: 0x2004, probeVaddr: 0x2009, spOffsetAtEntry: -0x1c, entrySpDelta: 8, size: 4 });
+  });
+
+  it('finds integer register stores of any width (gccgo -O0 home slots)', () => {
+    // push rbp; mov rbp,rsp; mov [rbp-0x11],dil; mov [rbp-0x20],rsi; mov eax,edx; mov [rbp-0x24],eax
+    const code = bytes(0x55, 0x48, 0x89, 0xe5, 0x40, 0x88, 0x7d, 0xef, 0x48, 0x89, 0x75, 0xe0, 0x89, 0xd0, 0x89, 0x45, 0xdc);
+    expect(findFirstStore(code, 0x3000, { int: 'di' })).toEqual({ vaddr: 0x3004, probeVaddr: 0x3008, spOffsetAtEntry: -0x19, entrySpDelta: 8, size: 1 });
+    expect(findFirstStore(code, 0x3000, { int: 'si' })).toEqual({ vaddr: 0x3008, probeVaddr: 0x300c, spOffsetAtEntry: -0x28, entrySpDelta: 8, size: 8 });
+    // EDX is only copied to EAX, never stored itself; RAX is overwritten by that copy before its store.
+    expect(findFirstStore(code, 0x3000, { int: 'dx' })).toBeUndefined();
+    expect(findFirstStore(code, 0x3000, { int: 'ax' })).toBeUndefined();
   });
 
   it('gives up when X<n> is overwritten, or a call comes first', () => {

@@ -9,7 +9,7 @@
 import iced from 'iced-x86';
 import type { Instruction as IcedInstruction } from 'iced-x86';
 
-const { Decoder, DecoderOptions, FlowControl, Mnemonic, OpKind, Register, InstructionInfoFactory, OpAccess, Code } = iced;
+const { Decoder, DecoderOptions, FlowControl, Mnemonic, OpKind, Register, RegisterExt, InstructionInfoFactory, OpAccess, Code } = iced;
 
 /** What the analyses here need from one decoded instruction. */
 interface Insn {
@@ -121,9 +121,34 @@ const MAX_PROLOGUE_INSTRUCTIONS = 64;
  */
 export function findFirstXmmSpill(code: Buffer, functionVaddr: number, xmmIndex: number): XmmSpill | undefined {
   if (!Number.isInteger(xmmIndex) || xmmIndex < 0 || xmmIndex > 31) throw new RangeError(`no XMM register ${xmmIndex}`);
+  const spill = findFirstStore(code, functionVaddr, { xmm: xmmIndex });
+  return spill === undefined || spill.size === 1 || spill.size === 2 ? undefined : { ...spill, size: spill.size };
+}
+
+/** An integer argument register, named as pt_regs names it (`di`, `r8`, …). */
+export type StoredRegister = { int: 'ax' | 'bx' | 'cx' | 'dx' | 'si' | 'di' | 'r8' | 'r9' | 'r10' | 'r11' } | { xmm: number };
+
+/** A store of an argument register to the stack, found by {@link findFirstStore}. */
+export interface RegisterStore extends Omit<XmmSpill, 'size'> {
+  /** Bytes stored (the width of the register operand: DIL 1, EDI 4, RDI 8, MOVSS 4, …). */
+  readonly size: 1 | 2 | 4 | 8;
+}
+
+const FULL_INT_REGISTERS: Readonly<Record<string, number>> = {
+  ax: Register.RAX, bx: Register.RBX, cx: Register.RCX, dx: Register.RDX, si: Register.RSI, di: Register.RDI,
+  r8: Register.R8, r9: Register.R9, r10: Register.R10, r11: Register.R11,
+};
+
+/**
+ * Like {@link findFirstXmmSpill}, for an integer register too: the first prologue instruction
+ * that stores the register (any width of it: DIL, EDI, RDI) to [RSP+d] or [RBP+d] before it is
+ * overwritten. gccgo at -O0 copies every register argument to a home slot this way, which is
+ * how the DWARF cross-check ties gccgo's DWARF (home slots) to the System V entry registers.
+ */
+export function findFirstStore(code: Buffer, functionVaddr: number, register: StoredRegister): RegisterStore | undefined {
   const all = decodeAll(code, functionVaddr);
   const byIp = new Map(all.map((insn, i) => [insn.ip, i]));
-  const found = walk(code, functionVaddr, xmmIndex, all, byIp);
+  const found = walk(code, functionVaddr, register, all, byIp);
   if (found === undefined) return undefined;
   // Every branch into (entry, probe] must be one the walk itself took.
   const end = found.spill.probeVaddr;
@@ -144,15 +169,18 @@ interface Frame {
 function walk(
   code: Buffer,
   entry: number,
-  xmmIndex: number,
+  register: StoredRegister,
   all: readonly Insn[],
   byIp: ReadonlyMap<number, number>,
-): { spill: XmmSpill; taken: Set<number> } | undefined {
+): { spill: RegisterStore; taken: Set<number> } | undefined {
   const factory = new InstructionInfoFactory();
-  const targets = new Set([Register.XMM0 + xmmIndex, Register.YMM0 + xmmIndex, Register.ZMM0 + xmmIndex]);
+  const full = 'xmm' in register ? Register.ZMM0 + register.xmm : (FULL_INT_REGISTERS[register.int] as number);
+  // Every alias: XMMn/YMMn/ZMMn, or RDI/EDI/DI/DIL.
+  const targets = new Set<number>();
+  for (let r = 0; r < 256; r++) if (RegisterExt.fullRegister(r) === full) targets.add(r);
   try {
     // Depth-first over the prologue's forward paths: fall-through first, then the branch target.
-    const tryFrom = (ip: number, frame: Frame, taken: Set<number>, budget: number): { spill: XmmSpill; taken: Set<number> } | undefined => {
+    const tryFrom = (ip: number, frame: Frame, taken: Set<number>, budget: number): { spill: RegisterStore; taken: Set<number> } | undefined => {
       let index = byIp.get(ip);
       if (index === undefined) return undefined;
       const state: Frame = { ...frame };
@@ -161,7 +189,7 @@ function walk(
         if (insn.invalid) return undefined;
         const raw = decodeOne(code, entry, insn);
         try {
-          const spill = asSpill(raw, xmmIndex, state);
+          const spill = asStore(raw, register, targets, state);
           if (spill !== undefined) return { spill: { vaddr: insn.ip, probeVaddr: insn.nextIp, entrySpDelta: state.spDelta, ...spill }, taken };
           if (writesAny(factory, raw, targets)) return undefined;
           if (insn.flow === FlowControl.ConditionalBranch) {
@@ -200,12 +228,23 @@ function decodeOne(code: Buffer, entry: number, insn: Insn): IcedInstruction {
   }
 }
 
-/** If `raw` stores X`n` to [RSP+d] or [RBP+d] (with RBP known), its entry-relative offset and size. */
-function asSpill(raw: IcedInstruction, xmmIndex: number, frame: Frame): { spOffsetAtEntry: number; size: 4 | 8 } | undefined {
-  const size = SCALAR_STORES.get(raw.mnemonic);
-  if (size === undefined || raw.opCount !== 2) return undefined;
-  if (raw.op0Kind !== OpKind.Memory || raw.op1Kind !== OpKind.Register || raw.op1Register !== Register.XMM0 + xmmIndex) return undefined;
-  if (raw.memoryIndex !== Register.None) return undefined;
+/** If `raw` stores the register to [RSP+d] or [RBP+d] (with RBP known), its entry-relative offset and size. */
+function asStore(
+  raw: IcedInstruction,
+  register: StoredRegister,
+  aliases: ReadonlySet<number>,
+  frame: Frame,
+): { spOffsetAtEntry: number; size: 1 | 2 | 4 | 8 } | undefined {
+  if (raw.opCount !== 2 || raw.op0Kind !== OpKind.Memory || raw.op1Kind !== OpKind.Register) return undefined;
+  if (!aliases.has(raw.op1Register) || raw.memoryIndex !== Register.None) return undefined;
+  let size: 1 | 2 | 4 | 8 | undefined;
+  if ('xmm' in register) {
+    size = SCALAR_STORES.get(raw.mnemonic);
+  } else if (raw.mnemonic === Mnemonic.Mov) {
+    const width = RegisterExt.size(raw.op1Register);
+    size = width === 1 || width === 2 || width === 4 || width === 8 ? width : undefined;
+  }
+  if (size === undefined) return undefined;
   const displacement = Number(BigInt.asIntN(64, raw.memoryDisplacement));
   if (raw.memoryBase === Register.RSP) return { spOffsetAtEntry: displacement - frame.spDelta, size };
   if (raw.memoryBase === Register.RBP && frame.rbpDelta !== undefined) return { spOffsetAtEntry: displacement - frame.rbpDelta, size };
