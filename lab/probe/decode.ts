@@ -61,16 +61,23 @@ function decodeRead(data: Buffer, read: ValueRead, failed: bigint, nameType: Typ
   const faulted = read.copies.find((c) => c.from !== 'reg' && (failed & (1n << BigInt(c.errorBit))) !== 0n);
   if (faulted) return { kind: 'unreadable', reason: 'the stack slot could not be read (fault)' };
   const derefs = new Map<number, DerefStep>(read.derefs.map((d) => [d.pointerAt, d]));
-  return decodeAt(data, read.type, read.slot, { derefs, failed, nameType });
+  const holes = (read.unreadableParts ?? []).map((p) => ({ from: read.slot + p.valueOffset, to: read.slot + p.valueOffset + p.size, reason: p.reason }));
+  return decodeAt(data, read.type, read.slot, { derefs, failed, nameType, holes });
 }
 
 interface DecodeContext {
   readonly derefs: ReadonlyMap<number, DerefStep>;
   readonly failed: bigint;
   readonly nameType: TypeNamer | undefined;
+  /** Event byte ranges the probe could not fill (float fields in XMM registers). */
+  readonly holes: readonly { readonly from: number; readonly to: number; readonly reason: string }[];
 }
 
 function decodeAt(data: Buffer, type: GoType, at: number, ctx: DecodeContext): GoValue {
+  if (type.kind !== 'struct' && type.kind !== 'array' && type.size > 0) {
+    const hole = ctx.holes.find((h) => h.from < at + type.size && at < h.to);
+    if (hole) return { kind: 'unreadable', reason: hole.reason };
+  }
   switch (type.kind) {
     case 'int':
       return { kind: 'int', value: readInt(data, at, type.size, type.signed) };

@@ -76,6 +76,8 @@ export interface ValueRead {
   readonly derefs: readonly DerefStep[];
   /** Set when the value cannot be read by this probe; then copies and derefs are empty. */
   readonly unreadable?: string;
+  /** Parts of the value that cannot be read (float fields in XMM registers), by byte range. */
+  readonly unreadableParts?: readonly { readonly valueOffset: number; readonly size: number; readonly reason: string }[];
 }
 
 /** A value written by a rewrite. */
@@ -244,21 +246,21 @@ class EventBuilder {
 
   /** Plans the read of one value; `entrySpDelta` converts entry-relative stack offsets. */
   read(value: ValueLocation, role: 'param' | 'result', entrySpDelta: number, layout: FunctionLayout): ValueRead {
-    const xmm = value.pieces.find((p) => p.where === 'xmm');
-    if (xmm && xmm.where === 'xmm') {
-      const where = `X${xmm.index}`;
-      const reason =
-        role === 'param'
-          ? `in ${where}, not readable from saved registers`
-          : `result in ${where}, not readable from saved registers`;
-      return { name: value.name, type: value.type, role, slot: this.#alloc(0), copies: [], derefs: [], unreadable: reason };
+    const why = (index: number) =>
+      role === 'param' ? `in X${index}, not readable from saved registers` : `result in X${index}, not readable from saved registers`;
+    const xmmPieces = value.pieces.filter((p): p is Extract<Piece, { where: 'xmm' }> => p.where === 'xmm');
+    if (xmmPieces.length > 0 && xmmPieces.length === value.pieces.length && value.type.kind !== 'struct' && value.type.kind !== 'array') {
+      return { name: value.name, type: value.type, role, slot: this.#alloc(0), copies: [], derefs: [], unreadable: why(xmmPieces[0]!.index) };
     }
     const slot = this.#alloc(value.type.size);
     const copies: CopyStep[] = [];
-    for (const piece of value.pieces) copies.push(this.#copy(piece, slot, entrySpDelta, layout));
+    for (const piece of value.pieces) if (piece.where !== 'xmm') copies.push(this.#copy(piece, slot, entrySpDelta, layout));
     const derefs: DerefStep[] = [];
     this.#derefsIn(value.type, slot, this.#limits.depth, derefs);
-    return { name: value.name, type: value.type, role, slot, copies, derefs };
+    const read: ValueRead = { name: value.name, type: value.type, role, slot, copies, derefs };
+    if (xmmPieces.length === 0) return read;
+    // Integer fields of a struct are readable even when its float fields sit in XMM registers.
+    return { ...read, unreadableParts: xmmPieces.map((p) => ({ valueOffset: p.valueOffset, size: p.size, reason: why(p.index) })) };
   }
 
   #copy(piece: Piece, slot: number, entrySpDelta: number, layout: FunctionLayout): CopyStep {

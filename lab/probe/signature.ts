@@ -44,12 +44,29 @@ export function resolveSignature(binary: ElfFile, name: string, typesFrom: ElfFi
       exitCode: ExitCode.badBinary,
     });
   }
+  // gc ≥ 1.18 can emit a result's DIE twice (cf. golang/go#51725): keep the first of each name.
+  const seen = new Set<string>();
+  const unique = fn.params.filter((p) => {
+    const key = `${p.isReturn}:${p.name}`;
+    if (p.name !== '' && seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
   const signature: GoSignature = {
-    params: fn.params.filter((p) => !p.isReturn).map((p) => ({ name: p.name, type: p.type! })),
-    results: fn.params.filter((p) => p.isReturn).map((p, i) => ({ name: p.name || `r${i}`, type: p.type! })),
+    params: unique.filter((p) => !p.isReturn).map((p) => ({ name: p.name, type: p.type! })),
+    results: unique.filter((p) => p.isReturn).map((p, i) => ({ name: resultName(p.name, i), type: p.type! })),
   };
   const version = goVersionOf(binary) ?? '';
   return { signature, abi: abiForGoVersion(version, fn.producer), typesFrom: typesFrom.path, producer: fn.producer };
+}
+
+/**
+ * Unnamed results are `~r0`, `~r1` (Go ≥ 1.17: by result index; before: by index among all
+ * parameters, e.g. `~r3`) or empty (gccgo). They become `r<index among the results>`, as Go
+ * source would number them.
+ */
+export function resultName(dwarfName: string, index: number): string {
+  return dwarfName === '' || /^~[rb]\d+$/.test(dwarfName) ? `r${index}` : dwarfName;
 }
 
 function noTypes(path: string, name: string, cause?: unknown): GolabError {
