@@ -62,7 +62,7 @@ export interface CachedKernel {
   readonly release: string;
   /** Debian version of the image. */
   readonly version: string;
-  /** The line's cache directory; the guest must see it (the runner shares it read-only). */
+  /** The line's cache directory; the guest must see it at this path (the runner shares the cache). */
   readonly dir: string;
   /** The unpacked package tree. */
   readonly root: string;

@@ -109,13 +109,19 @@ describe('accelerator choice', () => {
 });
 
 describe('guest environment', () => {
-  it('forwards PATH and GOLAB_* (not the cache), marks the VM, and lets the caller override', () => {
+  it('forwards PATH and GOLAB_*, marks the VM, and lets the caller override', () => {
     const env = guestEnv(
       { PATH: '/usr/bin', HOME: '/root', GOLAB_CACHE: '/c', GOLAB_DEBUG: '1', SECRET: 'x' },
       { line: '6.1', release: '6.1.0-56-amd64' },
       { GOLAB_DEBUG: '2' },
     );
-    expect(env).toEqual({ PATH: '/usr/bin', GOLAB_DEBUG: '2', GOLAB_IN_VM: '6.1', GOLAB_VM_KERNEL: '6.1.0-56-amd64' });
+    expect(env).toEqual({
+      PATH: '/usr/bin',
+      GOLAB_CACHE: '/c',
+      GOLAB_DEBUG: '2',
+      GOLAB_IN_VM: '6.1',
+      GOLAB_VM_KERNEL: '6.1.0-56-amd64',
+    });
   });
 });
 

@@ -34,7 +34,7 @@ export interface VmRunOptions {
   readonly cwd?: string;
   /** Added to the guest's environment (which also gets PATH, GOLAB_IN_VM and GOLAB_VM_KERNEL). */
   readonly env?: Readonly<Record<string, string>>;
-  /** More host directories the guest may write (the project root always is). */
+  /** More host directories the guest may write (the project root and the lab cache always are). */
   readonly rwdirs?: readonly string[];
   /** Guest memory, default `2G`. */
   readonly memory?: string;
@@ -102,7 +102,10 @@ const FORWARDED_ENV = ['PATH', 'LANG', 'LC_ALL', 'TERM', 'CI', 'NO_COLOR', 'FORC
 
 let runCounter = 0;
 
-/** The guest environment: forwarded host names, every `GOLAB_*` but the cache, then the caller's. */
+/**
+ * The guest environment: forwarded host names and every `GOLAB_*` (GOLAB_CACHE included: the cache
+ * is shared at the same path), then the VM markers, then the caller's.
+ */
 export function guestEnv(
   host: NodeJS.ProcessEnv,
   kernel: { readonly line: string; readonly release: string },
@@ -111,7 +114,7 @@ export function guestEnv(
   const env: Record<string, string> = {};
   for (const [name, value] of Object.entries(host)) {
     if (value === undefined) continue;
-    if (FORWARDED_ENV.includes(name) || (name.startsWith('GOLAB_') && name !== 'GOLAB_CACHE')) env[name] = value;
+    if (FORWARDED_ENV.includes(name) || name.startsWith('GOLAB_')) env[name] = value;
   }
   env['GOLAB_IN_VM'] = kernel.line;
   env['GOLAB_VM_KERNEL'] = kernel.release;
@@ -214,8 +217,11 @@ export async function runInVm(options: VmRunOptions): Promise<VmRunResult> {
         accel: accel.accel,
         memory: options.memory ?? '2G',
         cpus: options.cpus ?? 2,
-        rodirs: [kernel.dir],
-        rwdirs: [guestDir, ...new Set([PROJECT_ROOT, ...(options.rwdirs ?? [])])],
+        // The whole cache is shared read-write: the kernel tree (modules, headers), this run's
+        // directory, and lab/toolchain's build cache (tracee binaries and per-toolchain GOCACHE),
+        // so the guest reuses what the host built instead of compiling under TCG.
+        rodirs: [],
+        rwdirs: [...new Set([cacheRoot(), PROJECT_ROOT, ...(options.rwdirs ?? [])])],
         cwd,
         append: splitAppend(options.append),
         exec: `bash ${guestFile(guestDir, 'script')}`,

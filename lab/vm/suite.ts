@@ -131,7 +131,6 @@ export async function runSuite(options: SuiteOptions): Promise<SuiteResult[]> {
             ...(options.vitestArgs ?? []),
           ],
           cwd: PROJECT_ROOT,
-          rwdirs: [resultsDir],
           timeoutMs: options.timeoutMs ?? 40 * 60_000,
           ...(options.memory === undefined ? {} : { memory: options.memory }),
           stream: options.stream ?? true,
