@@ -96,12 +96,13 @@ export function structOf(name: string, fields: ReadonlyArray<readonly [string, G
   return { kind: 'struct', name, size: alignUp(offset, align), align, fields: laidOut };
 }
 
-/** A signature from `[name, type]` pairs; put the receiver first for methods. */
+/** A signature from `[name, type]` pairs; for methods, put the receiver first and say how it is declared. */
 export function signature(
   params: ReadonlyArray<readonly [string, GoType]>,
   results: ReadonlyArray<readonly [string, GoType]> = [],
+  receiver?: 'value' | 'pointer',
 ): GoSignature {
   const toParams = (list: ReadonlyArray<readonly [string, GoType]>): GoParam[] =>
     list.map(([name, type]) => ({ name, type }));
-  return { params: toParams(params), results: toParams(results) };
+  return { params: toParams(params), results: toParams(results), ...(receiver === undefined ? {} : { receiver }) };
 }

@@ -274,6 +274,23 @@ describe('structs', () => {
   });
 });
 
+describe('method receivers', () => {
+  const describeSig = signature([['a', Account], ['prefix', t.string]], [['r0', t.string]], 'value');
+  it('gc passes a value receiver like any parameter', () => {
+    expect(lay(describeSig, 'abiinternal').params).toEqual({
+      a: { pieces: [reg('ax', 8, 0), reg('bx', 8, 8)], spill: 8 },
+      prefix: { pieces: [reg('cx', 8, 0), reg('di', 8, 8)], spill: 24 },
+    });
+  });
+  it('gccgo passes a value receiver as a pointer to it (DWARF calls it `pointer`)', () => {
+    expect(lay(describeSig, 'sysv')).toEqual({
+      params: { a: [{ where: 'deref', reg: 'di', offset: 0, size: 16, valueOffset: 0 }], prefix: [reg('si', 8, 0), reg('dx', 8, 8)] },
+      results: { r0: [reg('ax', 8, 0), reg('dx', 8, 8)] },
+      frameArgSize: 0,
+    });
+  });
+});
+
 describe('arrays and zero-size values', () => {
   const arrays = signature(
     [['z', arrayOf(t.int64, 0)], ['one', arrayOf(t.int32, 1)], ['two', arrayOf(t.int64, 2)], ['three', arrayOf(t.uint8, 3)]],

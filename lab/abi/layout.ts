@@ -48,7 +48,12 @@ export type Piece =
    * System V results returned in memory: bytes at `offset` from the hidden result pointer (see
    * {@link FunctionLayout.hiddenResultPointer}).
    */
-  | { where: 'indirect'; offset: number; size: number; valueOffset: number };
+  | { where: 'indirect'; offset: number; size: number; valueOffset: number }
+  /**
+   * Bytes at `offset` from the pointer held in integer register `reg` at entry: gccgo passes a
+   * value receiver as a pointer to it (System V only).
+   */
+  | { where: 'deref'; reg: IntReg; offset: number; size: number; valueOffset: number };
 
 /** Where one parameter or result lives. A zero-size value has no pieces. */
 export interface ValueLocation {

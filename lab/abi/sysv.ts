@@ -11,6 +11,8 @@
  *   XMM0–XMM7 (results: XMM0, XMM1), each argument wholly or, if the registers run out, wholly
  *   on the stack, in 8-byte-aligned slots from SP+8.
  * Zero-size values are ignored: they take neither registers nor stack.
+ * A value receiver is passed as a pointer to the receiver (gccgo's DWARF names that parameter
+ * `pointer`), so it takes one integer register and its bytes are read through it.
  */
 import { alignUp, structOf } from './construct.ts';
 import type { FunctionLayout, IntReg, Piece, ValueLocation } from './layout.ts';
@@ -114,8 +116,12 @@ export function layoutSysv(signature: GoSignature): FunctionLayout {
   }
 
   let stackOffset = 0;
-  layout.params = signature.params.map((param): ValueLocation => {
+  layout.params = signature.params.map((param, index): ValueLocation => {
     const { name, type } = param;
+    if (index === 0 && signature.receiver === 'value') {
+      const reg = SYSV_INT_ARG_REGS[usedInt++] as IntReg;
+      return { name, type, pieces: type.size === 0 ? [] : [{ where: 'deref', reg, offset: 0, size: type.size, valueOffset: 0 }] };
+    }
     if (type.size === 0) return { name, type, pieces: [] };
     const cls = classify(type);
     if (!cls.memory) {

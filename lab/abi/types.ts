@@ -110,4 +110,11 @@ export interface GoParam {
 export interface GoSignature {
   readonly params: readonly GoParam[];
   readonly results: readonly GoParam[];
+  /**
+   * Set for methods: `params[0]` is the receiver, declared by value or by pointer. gc passes a
+   * receiver like any parameter; gccgo passes a value receiver as a pointer to it, so the
+   * System V layout needs to know. Absent: a plain function (or a method whose receiver kind
+   * is unknown, laid out like a plain function).
+   */
+  readonly receiver?: 'value' | 'pointer';
 }

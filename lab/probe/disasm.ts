@@ -174,29 +174,36 @@ function walk(
   byIp: ReadonlyMap<number, number>,
 ): { spill: RegisterStore; taken: Set<number> } | undefined {
   const factory = new InstructionInfoFactory();
-  const full = 'xmm' in register ? Register.ZMM0 + register.xmm : (FULL_INT_REGISTERS[register.int] as number);
-  // Every alias: XMMn/YMMn/ZMMn, or RDI/EDI/DI/DIL.
-  const targets = new Set<number>();
-  for (let r = 0; r < 256; r++) if (RegisterExt.fullRegister(r) === full) targets.add(r);
+  const start = 'xmm' in register ? Register.ZMM0 + register.xmm : (FULL_INT_REGISTERS[register.int] as number);
   try {
     // Depth-first over the prologue's forward paths: fall-through first, then the branch target.
-    const tryFrom = (ip: number, frame: Frame, taken: Set<number>, budget: number): { spill: RegisterStore; taken: Set<number> } | undefined => {
+    // `holders` maps each full register that still holds the value to how many low bytes of it
+    // are the value: -O0 code often copies an argument register to another before storing it.
+    const tryFrom = (
+      ip: number,
+      frame: Frame,
+      holders: ReadonlyMap<number, number>,
+      taken: Set<number>,
+      budget: number,
+    ): { spill: RegisterStore; taken: Set<number> } | undefined => {
       let index = byIp.get(ip);
       if (index === undefined) return undefined;
       const state: Frame = { ...frame };
+      const held = new Map(holders);
       for (; index < all.length && budget > 0; index++, budget--) {
         const insn = all[index] as Insn;
         if (insn.invalid) return undefined;
         const raw = decodeOne(code, entry, insn);
         try {
-          const spill = asStore(raw, register, targets, state);
+          const spill = asStore(raw, held, state);
           if (spill !== undefined) return { spill: { vaddr: insn.ip, probeVaddr: insn.nextIp, entrySpDelta: state.spDelta, ...spill }, taken };
-          if (writesAny(factory, raw, targets)) return undefined;
+          followCopies(factory, raw, held);
+          if (held.size === 0) return undefined;
           if (insn.flow === FlowControl.ConditionalBranch) {
             if (insn.target === undefined || insn.target <= insn.ip) return undefined;
-            const fallThrough = tryFrom(insn.nextIp, state, taken, budget - 1);
+            const fallThrough = tryFrom(insn.nextIp, state, held, taken, budget - 1);
             if (fallThrough !== undefined) return fallThrough;
-            return tryFrom(insn.target, state, new Set([...taken, insn.ip]), budget - 1);
+            return tryFrom(insn.target, state, held, new Set([...taken, insn.ip]), budget - 1);
           }
           if (insn.flow !== FlowControl.Next) return undefined;
           if (!track(raw, state, factory)) return undefined;
@@ -206,9 +213,40 @@ function walk(
       }
       return undefined;
     };
-    return tryFrom(entry, { spDelta: 0, rbpDelta: undefined }, new Set(), MAX_PROLOGUE_INSTRUCTIONS);
+    const width = 'xmm' in register ? 16 : 8;
+    return tryFrom(entry, { spDelta: 0, rbpDelta: undefined }, new Map([[start, width]]), new Set(), MAX_PROLOGUE_INSTRUCTIONS);
   } finally {
     factory.free();
+  }
+}
+
+/** Register-to-register moves that copy a value (the low bytes of the source). */
+const COPIES: ReadonlySet<number> = new Set([Mnemonic.Mov, Mnemonic.Movq, Mnemonic.Movd, Mnemonic.Movaps, Mnemonic.Movapd, Mnemonic.Movdqa, Mnemonic.Movups]);
+
+/**
+ * Updates `held` for one instruction: a copy from a holder makes its destination a holder (of
+ * at most the destination's width); any other write to a holder removes it.
+ */
+function followCopies(factory: InstanceType<typeof InstructionInfoFactory>, raw: IcedInstruction, held: Map<number, number>): void {
+  let copiedTo: number | undefined;
+  if (COPIES.has(raw.mnemonic) && raw.opCount === 2 && raw.op0Kind === OpKind.Register && raw.op1Kind === OpKind.Register) {
+    const from = held.get(RegisterExt.fullRegister(raw.op1Register));
+    if (from !== undefined) {
+      copiedTo = RegisterExt.fullRegister(raw.op0Register);
+      const bytes = Math.min(from, RegisterExt.size(raw.op0Register), RegisterExt.size(raw.op1Register));
+      held.set(copiedTo, bytes);
+    }
+  }
+  const info = factory.info(raw);
+  try {
+    for (const used of info.usedRegisters() as Array<{ register: number; access: number; free(): void }>) {
+      const write = used.access !== OpAccess.Read && used.access !== OpAccess.CondRead && used.access !== OpAccess.None;
+      const full = RegisterExt.fullRegister(used.register);
+      used.free();
+      if (write && full !== copiedTo) held.delete(full);
+    }
+  } finally {
+    info.free();
   }
 }
 
@@ -228,23 +266,17 @@ function decodeOne(code: Buffer, entry: number, insn: Insn): IcedInstruction {
   }
 }
 
-/** If `raw` stores the register to [RSP+d] or [RBP+d] (with RBP known), its entry-relative offset and size. */
-function asStore(
-  raw: IcedInstruction,
-  register: StoredRegister,
-  aliases: ReadonlySet<number>,
-  frame: Frame,
-): { spOffsetAtEntry: number; size: 1 | 2 | 4 | 8 } | undefined {
-  if (raw.opCount !== 2 || raw.op0Kind !== OpKind.Memory || raw.op1Kind !== OpKind.Register) return undefined;
-  if (!aliases.has(raw.op1Register) || raw.memoryIndex !== Register.None) return undefined;
-  let size: 1 | 2 | 4 | 8 | undefined;
-  if ('xmm' in register) {
-    size = SCALAR_STORES.get(raw.mnemonic);
-  } else if (raw.mnemonic === Mnemonic.Mov) {
-    const width = RegisterExt.size(raw.op1Register);
-    size = width === 1 || width === 2 || width === 4 || width === 8 ? width : undefined;
-  }
+/** If `raw` stores a holder of the value to [RSP+d] or [RBP+d] (with RBP known), its entry-relative offset and size. */
+function asStore(raw: IcedInstruction, held: ReadonlyMap<number, number>, frame: Frame): { spOffsetAtEntry: number; size: 1 | 2 | 4 | 8 } | undefined {
+  if (raw.opCount !== 2 || raw.op0Kind !== OpKind.Memory || raw.op1Kind !== OpKind.Register || raw.memoryIndex !== Register.None) return undefined;
+  const holds = held.get(RegisterExt.fullRegister(raw.op1Register));
+  if (holds === undefined) return undefined;
+  let size: number | undefined;
+  if (RegisterExt.isVectorRegister(raw.op1Register)) size = SCALAR_STORES.get(raw.mnemonic);
+  else if (raw.mnemonic === Mnemonic.Mov) size = RegisterExt.size(raw.op1Register);
   if (size === undefined) return undefined;
+  size = Math.min(size, holds);
+  if (size !== 1 && size !== 2 && size !== 4 && size !== 8) return undefined;
   const displacement = Number(BigInt.asIntN(64, raw.memoryDisplacement));
   if (raw.memoryBase === Register.RSP) return { spOffsetAtEntry: displacement - frame.spDelta, size };
   if (raw.memoryBase === Register.RBP && frame.rbpDelta !== undefined) return { spOffsetAtEntry: displacement - frame.rbpDelta, size };
