@@ -120,7 +120,7 @@ export function nearestNames(query: string, names: readonly string[], limit: num
     }
     if (Math.abs(name.length - query.length) > maxDistance) continue;
     const d = levenshtein(lower, ln, maxDistance);
-    if (d <= maxDistance) scored.push({ name, score: d });
+    if (d <= maxDistance && d < query.length) scored.push({ name, score: d });
   }
   scored.sort((a, b) => a.score - b.score || a.name.localeCompare(b.name));
   return scored.slice(0, limit).map((s) => s.name);
