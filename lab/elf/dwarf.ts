@@ -8,7 +8,7 @@ import { isGolabError } from '../errors.ts';
 import * as consts from './dwarf-consts.ts';
 import {
   decodeExpression, listOffsetAt, readLocList, readLocLists, readRanges,
-  type DwarfLocation, type PcRange,
+  type DwarfLocation, type DwarfPiece, type PcRange,
 } from './dwarf-location.ts';
 import { TypeConverter } from './dwarf-types.ts';
 import { AttrResolver, loadDebugSections, parseUnits, type Die, type Unit } from './dwarf-units.ts';
@@ -20,7 +20,7 @@ const At = consts.At;
 const Form = consts.Form;
 const Tag = consts.Tag;
 
-export { dwarfRegisterName, type DwarfLocation, type DwarfLocationRange, type DwarfPiece } from './dwarf-location.ts';
+export { dwarfRegisterName, type DwarfLocation, type DwarfLocationRange, type DwarfPiece, type PcRange } from './dwarf-location.ts';
 
 /** A compile unit. */
 export interface DwarfUnit {
@@ -258,4 +258,14 @@ export function producerGoVersion(elf: ElfFile): string | undefined {
     if (!isGolabError(error)) throw error;
   }
   return undefined;
+}
+
+/**
+ * The pieces of a location that hold at `pc`: the expression itself, or the range of a
+ * location list containing `pc`. Undefined when the value has no location there.
+ */
+export function locationAt(location: DwarfLocation | undefined, pc: number): readonly DwarfPiece[] | undefined {
+  if (!location) return undefined;
+  if (location.kind === 'expr') return location.pieces;
+  return location.ranges.find((r) => pc >= r.lowPc && pc < r.highPc)?.pieces;
 }

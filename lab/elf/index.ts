@@ -10,6 +10,6 @@ export { readBuildInfo, type GoBuildInfo } from './buildinfo.ts';
 export { readPclntab, type Pclntab, type PclnFunction } from './pclntab.ts';
 export { listGoFunctions, findFunction, functionBytes, goVersionOf, nearestNames, type GoFunction } from './functions.ts';
 export {
-  readDwarf, isInlinedOnly, dwarfRegisterName,
+  readDwarf, isInlinedOnly, locationAt, dwarfRegisterName,
   type DwarfInfo, type DwarfUnit, type DwarfFunction, type DwarfParam, type DwarfLocation, type DwarfLocationRange, type DwarfPiece,
 } from './dwarf.ts';
