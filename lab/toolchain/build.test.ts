@@ -126,6 +126,7 @@ describe('hashSourceTree', () => {
     await writeFile(path.join(dir, 'output.ts'), 'export {};\n');
     await writeFile(path.join(dir, 'README.md'), '# zoo\n');
     await writeFile(path.join(dir, 'main_test.go'), 'package main\n');
+    await writeFile(path.join(dir, 'seed'), 'a stray binary');
     expect(await hashSourceTree(dir)).toBe(before);
     await writeFile(path.join(dir, 'sub', 'b.go'), 'package sub // edited\n');
     const edited = await hashSourceTree(dir);
@@ -148,5 +149,9 @@ describe('hashSourceTree', () => {
     expect(isBuildInput('output.ts')).toBe(false);
     expect(isBuildInput('main_test.go')).toBe(false);
     expect(isBuildInput('.git/HEAD')).toBe(false);
+    expect(isBuildInput('zoo')).toBe(false); // a stray `go build` output
+    expect(isBuildInput('main.go~')).toBe(false);
+    expect(isBuildInput('vendor/modules.txt')).toBe(true);
+    expect(isBuildInput('testdata/x.go')).toBe(false);
   });
 });

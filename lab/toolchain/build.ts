@@ -28,7 +28,7 @@
  * so stripping is `-s` in -gccgoflags; `-buildmode=pie` makes it compile with -fPIE and link
  * with -pie (Debian's GCC produces PIE by default anyway).
  */
-import { link, mkdir, rm, stat } from 'node:fs/promises';
+import { link, mkdir, realpath, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -158,13 +158,25 @@ const inFlight = new Map<string, Promise<BuildResult>>();
  * Throws GolabError BUILD_FAILED (with the compiler output as detail), TRACEE_MISSING or
  * BUILD_CACHE_UNWRITABLE.
  */
-export async function buildTracee(request: BuildRequest, options: BuildOptions = {}): Promise<BuildResult> {
+export function buildTracee(request: BuildRequest, options: BuildOptions = {}): Promise<BuildResult> {
+  return buildOne(request, options, new Map());
+}
+
+/** Source digests by directory, so one buildAll hashes each tracee once and sees one snapshot. */
+type DigestMemo = Map<string, Promise<string>>;
+
+async function buildOne(request: BuildRequest, options: BuildOptions, digests: DigestMemo): Promise<BuildResult> {
   const cacheDir = options.cacheDir ?? defaultCacheDir();
   const sourceDir = traceeDir(request.tracee);
   const name = path.basename(sourceDir);
   let sourceDigest: string;
   try {
-    sourceDigest = await hashSourceTree(sourceDir);
+    let digest = digests.get(sourceDir);
+    if (!digest) {
+      digest = hashSourceTree(sourceDir);
+      digests.set(sourceDir, digest);
+    }
+    sourceDigest = await digest;
   } catch (error) {
     throw new GolabError('TRACEE_MISSING', `cannot read tracee sources in ${sourceDir}`, {
       hint: 'name a tracee under tracee/ (seed, zoo) or an absolute directory with a Go main package',
@@ -177,7 +189,8 @@ export async function buildTracee(request: BuildRequest, options: BuildOptions =
   const key = buildCacheKey({
     sourceDigest,
     toolchainId: toolchain.id,
-    goBinary: toolchain.goBinary,
+    // Resolved, so /bin/go-12 and /usr/bin/go-12 (merged /usr) share entries.
+    goBinary: await realpath(toolchain.goBinary).catch(() => toolchain.goBinary),
     fingerprint: toolchain.fingerprint,
     mode,
     args,
@@ -292,6 +305,7 @@ async function runPool(
     else groups.set(request.toolchain.id, [index]);
   });
   const queue = [...groups.values()];
+  const digests: DigestMemo = new Map();
   let stop = false;
   const worker = async (): Promise<void> => {
     for (let group = queue.shift(); group !== undefined; group = queue.shift()) {
@@ -299,7 +313,7 @@ async function runPool(
         if (stop || options.signal?.aborted) return;
         const request = requests[index]!;
         try {
-          const result = await buildTracee(request, options);
+          const result = await buildOne(request, options, digests);
           outcomes[index] = { ok: true, request, result };
           options.onBuilt?.(result, index);
         } catch (error) {

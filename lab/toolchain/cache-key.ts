@@ -44,13 +44,18 @@ export function buildCacheKey(inputs: BuildKeyInputs): string {
 }
 
 /**
- * True for files that can change what `go build` produces: everything in the tracee directory
- * except the lab's own TypeScript helpers, prose, Go tests and hidden entries.
+ * True for files `go build` reads from a tracee directory: Go sources other than tests, module
+ * files, and the assembly, C and object files a package may carry. An allowlist, so editor
+ * files, stray binaries and the lab's TypeScript helpers beside the sources never change the
+ * key. (The tracees use no //go:embed; an embedded file would need adding here.)
  */
 export function isBuildInput(relativePath: string): boolean {
   const parts = relativePath.split('/');
-  if (parts.some((part) => part.startsWith('.'))) return false;
-  return !/\.(?:ts|md)$/.test(relativePath) && !relativePath.endsWith('_test.go');
+  if (parts.some((part) => part.startsWith('.') || part === 'testdata')) return false;
+  const name = parts[parts.length - 1] ?? '';
+  if (name === 'go.mod' || name === 'go.sum' || relativePath === 'vendor/modules.txt') return true;
+  if (name.endsWith('_test.go')) return false;
+  return /\.(?:go|s|S|c|h|syso)$/.test(name);
 }
 
 /**
