@@ -25,6 +25,11 @@ debian_add_suites
 
 apt_install qemu-system-x86 busybox-static udev kmod xz-utils zstd cpio
 # virtme-ng is only in trixie; its dependencies resolve from bookworm (pin 100 keeps trixie out).
+# The simulation refuses the install outright if it would ever pull trixie's libc.
+if ! have vng; then
+  apt_update_once
+  apt_guard_libc virtme-ng/trixie
+fi
 apt_install virtme-ng/trixie
 apt_install_optional python3-bpfcc
 
