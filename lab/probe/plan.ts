@@ -41,6 +41,7 @@ export type CopyStep =
   | { readonly from: 'reg'; readonly reg: IntReg; readonly regOffset: number; readonly size: number; readonly dst: number }
   | { readonly from: 'stack'; readonly spOffset: number; readonly size: number; readonly dst: number; readonly errorBit: number }
   | {
+      /** Bytes behind a pointer register: System V's hidden result pointer, or gccgo's value receiver passed by address. */
       readonly from: 'indirect';
       readonly baseReg: IntReg;
       readonly offset: number;
@@ -275,6 +276,8 @@ class EventBuilder {
         if (!base || base.where !== 'reg') throw new RangeError('indirect result without a hidden result pointer register');
         return { from: 'indirect', baseReg: base.reg, offset: piece.offset, size: piece.size, dst, errorBit: this.#bit() };
       }
+      case 'deref':
+        return { from: 'indirect', baseReg: piece.reg, offset: piece.offset, size: piece.size, dst, errorBit: this.#bit() };
       case 'xmm':
         throw new RangeError('xmm pieces are handled by the caller');
     }

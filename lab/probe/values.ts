@@ -103,7 +103,7 @@ export function formatValue(value: GoValue): string {
     case 'slice':
       return `[${value.elements.map(formatValue).join(',')}${value.truncated ? ',…' : ''}](len=${value.length},cap=${value.capacity})`;
     case 'pointer':
-      if (value.address === 0n) return 'nil';
+      if (value.address === 0n) return "0x0";
       return value.target === undefined ? hex(value.address) : `${hex(value.address)}->${formatValue(value.target)}`;
     case 'struct':
       return `{${value.fields.map((f) => `${f.name}:${formatValue(f.value)}`).join(',')}}`;
