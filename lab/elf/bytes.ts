@@ -78,10 +78,10 @@ export class ByteReader {
   /** A NUL-terminated string starting at `at` (the end of the data also terminates it). */
   cstring(at: number, maxLength = 1 << 20): string {
     this.need(at, 0);
-    let end = this.data.indexOf(0, at);
-    if (end < 0) end = this.data.length;
-    if (end - at > maxLength) end = at + maxLength;
-    return this.data.toString('utf8', at, end);
+    // Search only as far as the longest accepted string: a NUL-less region must not cost a scan of the file.
+    const limit = Math.min(this.data.length, at + maxLength);
+    const nul = this.data.subarray(at, limit).indexOf(0);
+    return this.data.toString('utf8', at, nul < 0 ? limit : at + nul);
   }
   /** The NUL-terminated string at the position; moves past its terminator. */
   nextCstring(maxLength = 1 << 20): string {

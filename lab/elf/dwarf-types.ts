@@ -19,6 +19,8 @@ const maxDepth = 64;
 /** Converts type DIEs to {@link GoType}s, memoized by DIE offset. */
 export class TypeConverter {
   private readonly cache = new Map<number, GoType>();
+  /** Offsets being converted right now: a reference back to one is a cycle (only legal through pointers). */
+  private readonly inProgress = new Set<number>();
 
   constructor(
     private readonly resolver: AttrResolver,
@@ -32,10 +34,15 @@ export class TypeConverter {
     if (cached) return cached;
     const die = this.dieAt(offset);
     if (!die) return undefined;
-    if (depth > maxDepth) return opaque(this.name(die) ?? '?', 0);
-    const type = this.convert(die, depth);
-    this.cache.set(offset, type);
-    return type;
+    if (depth > maxDepth || this.inProgress.has(offset)) return opaque(this.name(die) ?? '?', 0);
+    this.inProgress.add(offset);
+    try {
+      const type = this.convert(die, depth);
+      this.cache.set(offset, type);
+      return type;
+    } finally {
+      this.inProgress.delete(offset);
+    }
   }
 
   private name(die: Die): string | undefined {

@@ -92,13 +92,12 @@ export function readDwarf(elf: ElfFile): DwarfInfo {
   const units = parseUnits(sections, elf.path);
   const resolver = new AttrResolver(sections, elf.path);
   const byOffset = new Map<number, Die>();
-  const index = (die: Die, depth: number): void => {
+  // Every DIE by offset: types, abstract origins and specifications may sit at any depth.
+  const pending: Die[] = units.flatMap((u) => (u.root ? [u.root] : []));
+  for (let die = pending.pop(); die; die = pending.pop()) {
     byOffset.set(die.offset, die);
-    if (depth < 2 || die.tag === Tag.structureType || die.tag === Tag.arrayType || die.tag === Tag.unionType) {
-      for (const c of die.children) index(c, depth + 1);
-    }
-  };
-  for (const u of units) if (u.root) index(u.root, 0);
+    for (const c of die.children) pending.push(c);
+  }
   const types = new TypeConverter(resolver, (o) => byOffset.get(o));
   const info = buildInfo(units, resolver, types, (o) => byOffset.get(o));
   cache.set(elf, info);

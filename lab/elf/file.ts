@@ -223,13 +223,20 @@ export class ElfFile {
       const r = new ByteReader(data, ElfErrorCode.truncated, `${this.path}: .symtab`);
       const strs = new ByteReader(strData, ElfErrorCode.malformed, `${this.path}: .strtab`);
       const count = Math.floor(data.length / 24);
+      let nameBytes = 0;
       for (let i = 1; i < count; i++) {
         const at = i * 24;
         const nameOff = r.u32(at);
         const info = r.u8(at + 4);
         const kind = info & 0xf;
+        const name = nameOff < strData.length ? strs.cstring(nameOff, 1 << 14) : '';
+        // Real names fit in .strtab (with suffix sharing, at most a few times over).
+        nameBytes += name.length;
+        if (nameBytes > 8 * strData.length + 4096) {
+          throw elfError(ElfErrorCode.malformed, `${this.path}: .symtab names overrun .strtab`, 'The binary is damaged; rebuild it.');
+        }
         out.push({
-          name: nameOff < strData.length ? strs.cstring(nameOff, 1 << 16) : '',
+          name,
           type: kind === 2 ? 'func' : kind === 1 ? 'object' : 'other',
           sectionIndex: r.u16(at + 6),
           value: Number(r.u64big(at + 8) & 0x1fffffffffffffn),

@@ -46,7 +46,7 @@ const layouts = new Map<number, Pclntab['layout']>([
   [0xfffffff1, '1.20'],
 ]);
 /** Longest function name accepted (generic instantiations can be long). */
-const maxNameLength = 1 << 16;
+const maxNameLength = 1 << 14;
 
 /**
  * Finds and decodes the pclntab.
@@ -185,9 +185,14 @@ function decode(elf: ElfFile, data: Buffer, vaddr: number, where: string): Pclnt
 
   const names = new ByteReader(data, ElfErrorCode.badPclntab, `${elf.path}: pclntab names`);
   const functions: PclnFunction[] = [];
+  // Valid names fit in the table; many long ones mean the offsets point at the wrong bytes.
+  let nameBytes = 0;
   for (let i = 0; i < nfunc; i++) {
     const at = nameBase + nameOffsets[i]!;
-    functions.push({ name: names.cstring(at, maxNameLength), entry: entries[i]!, end: entries[i + 1] ?? endPc });
+    const name = names.cstring(at, maxNameLength);
+    nameBytes += name.length;
+    if (nameBytes > 4 * data.length + 4096) r.fail('function names overrun the table');
+    functions.push({ name, entry: entries[i]!, end: entries[i + 1] ?? endPc });
   }
   return { layout, textStart, textStartSource, vaddr, foundIn: where, functions };
 }
