@@ -23,6 +23,11 @@ const chosen = [pick('1.15'), pick('1.19'), pick('1.22'), gc.at(-1)].filter((t, 
 const modes: BuildMode[] = ['default', 'pie', 'stripped'];
 const cells = chosen.flatMap((toolchain) => modes.map((mode) => ({ id: `${toolchain.id} ${mode}`, toolchain, mode })));
 
+const pendingDetaches: Promise<void>[] = [];
+afterAll(async () => {
+  await Promise.all(pendingDetaches);
+});
+
 /** Runs the zoo once with the zoo's functions traced; returns its printout and the calls seen. */
 async function traceZoo(binary: string, typesFrom: string | undefined, functions: readonly string[]) {
   const zoo = execa(binary, [], { stdin: 'pipe', reject: false, timeout: 60_000 });
@@ -40,8 +45,10 @@ async function traceZoo(binary: string, typesFrom: string | undefined, functions
     expect(result.exitCode).toBe(0);
     return { printed: parseZooOutput(result.stdout), calls };
   } finally {
-    await session.stop();
     zoo.kill('SIGKILL');
+    // The zoo has exited: nothing more can arrive, so the probes may go in the background.
+    await session.stop({ waitForDetach: false });
+    pendingDetaches.push(session.detached);
   }
 }
 

@@ -78,6 +78,8 @@ export interface LibBccFunctions {
   ): number;
   bpf_detach_uprobe(evName: string): number;
   bpf_close_perf_event_fd(fd: number): number;
+  /** The same call on a worker thread: closing a uprobe's perf event waits for the kernel to sync. */
+  bpf_close_perf_event_fd_async(fd: number): Promise<number>;
   bpf_open_perf_buffer(
     rawCb: RegisteredCallback,
     lostCb: RegisteredCallback | null,
@@ -205,6 +207,7 @@ function resolveLoadedPath(candidate: string): string {
 function declare(lib: LibraryHandle, api: BccApiLevel): LibBccFunctions {
   const f = <T>(decl: string): T => lib.func(decl) as unknown as T;
   const funcLoad11 = 'int bcc_func_load(void *program, int prog_type, const char *name, void *insns, int prog_len, const char *license, unsigned int kern_version, int log_level, _Out_ uint8_t *log_buf, unsigned int log_buf_size, const char *dev_name';
+  const closePerfEvent = lib.func('int bpf_close_perf_event_fd(int fd)');
   const rawFuncLoad = lib.func(api.funcLoadArity === 12 ? `${funcLoad11}, int attach_type)` : `${funcLoad11})`);
   const fn: LibBccFunctions = {
     bpf_module_create_c_from_string: f(
@@ -223,7 +226,11 @@ function declare(lib: LibraryHandle, api: BccApiLevel): LibBccFunctions {
       'int bpf_attach_uprobe(int progfd, int attach_type, const char *ev_name, const char *binary_path, uint64_t offset, int pid, uint32_t ref_ctr_offset)',
     ),
     bpf_detach_uprobe: f('int bpf_detach_uprobe(const char *ev_name)'),
-    bpf_close_perf_event_fd: f('int bpf_close_perf_event_fd(int fd)'),
+    bpf_close_perf_event_fd: closePerfEvent,
+    bpf_close_perf_event_fd_async: (fd) =>
+      new Promise((resolve, reject) =>
+        closePerfEvent.async(fd, (error: unknown, rc: number) => (error ? reject(error instanceof Error ? error : new Error(String(error))) : resolve(rc))),
+      ),
     bpf_open_perf_buffer: f(
       'void *bpf_open_perf_buffer(golab_perf_raw_cb *raw_cb, golab_perf_lost_cb *lost_cb, void *cb_cookie, int pid, int cpu, int page_cnt)',
     ),

@@ -63,7 +63,6 @@ export class TraceSession implements AsyncDisposable {
   readonly #probes: Uprobe[];
   readonly #reader: PerfBuffer | RingBuffer;
   readonly #assembler: CallAssembler;
-  #lostEvents = 0;
   #stopped = false;
 
   private constructor(parts: {
@@ -141,20 +140,35 @@ export class TraceSession implements AsyncDisposable {
 
   /** Events the kernel dropped because the buffer was full. */
   get lostEvents(): number {
-    return this.#lostEvents + this.#lostSource();
+    return this.#lostSource();
   }
 
-  /** Detaches every probe, drains what is buffered, emits open calls, frees everything. Idempotent. */
-  async stop(): Promise<void> {
-    if (this.#stopped) return;
+  /**
+   * Resolves when every uprobe is gone. Each detach waits ~0.1 s for the kernel to sync, so a
+   * session of many probes takes seconds; {@link stop} with `waitForDetach: false` returns
+   * before that and leaves this promise to await.
+   */
+  detached: Promise<void> = Promise.resolve();
+
+  /**
+   * Detaches every probe, drains what is buffered, emits open calls and frees everything.
+   * Idempotent. With `waitForDetach: false` (for callers whose tracee has already exited) it
+   * does not wait for the kernel to finish removing the probes; see {@link detached}.
+   */
+  async stop(options: { waitForDetach?: boolean } = {}): Promise<void> {
+    if (this.#stopped) return this.detached;
     this.#stopped = true;
-    for (const probe of this.#probes) probe.dispose();
+    this.detached = Promise.all(this.#probes.map((probe) => probe.disposeAsync())).then(() => undefined);
+    if (options.waitForDetach !== false) await this.detached;
     try {
       await this.#reader.stop();
       this.#assembler.flush();
     } finally {
-      this.#module.dispose();
+      const module = this.#module;
+      // Program fds may be freed only after the perf events using them are closed.
+      void this.detached.finally(() => module.dispose());
     }
+    if (options.waitForDetach !== false) await this.detached;
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
