@@ -124,7 +124,9 @@ function probeFunction(spec: ProbeSpec, transport: Transport): string {
       : `golab_events.perf_submit(ctx, d, ${size});`,
   );
   line('return 0;');
-  const header = `// ${spec.kind} probe of ${spec.function} at 0x${spec.vaddr.toString(16)} (file offset 0x${spec.fileOffset.toString(16)})`;
+  // No addresses in the text: the same program then serves every build of the same source
+  // whose layouts agree (default, PIE, stripped), so one compiled module can be reused.
+  const header = `// ${spec.kind} probe of ${spec.function}`;
   return [header, `int ${probeFunctionName(spec)}(struct pt_regs *ctx) {`, ...body, '}'].join('\n');
 }
 

@@ -8,7 +8,7 @@ export { planFunction, DEFAULT_LIMITS, EVENT_HEADER_SIZE, type FunctionPlan, typ
 export { generateProgram, type GeneratedProgram, type Transport } from './codegen.ts';
 export { decodeEvent, decodeHeader, type DecodedEvent, type EventHeader } from './decode.ts';
 export { CallAssembler, type TracedCall } from './calls.ts';
-export { TraceSession, planSession, type TraceOptions, type SessionFunction } from './session.ts';
+export { TraceSession, ModuleCache, planSession, type TraceOptions, type SessionFunction } from './session.ts';
 export { resolveSignature, type ResolvedSignature } from './signature.ts';
 export { formatValue, formatFloat, valueToJson, type GoValue, type NamedValue } from './values.ts';
 export { findReturnOffsets, findFirstXmmSpill } from './disasm.ts';

@@ -25,6 +25,36 @@ import {
 import { openTypesFrom, resolveSignature, type ResolvedSignature } from './signature.ts';
 import { typeNamerFor } from './typenames.ts';
 
+/**
+ * Compiled modules by program text, shared by sessions that run one after another (the matrix
+ * traces default, PIE and stripped builds with one compile). A module in use by a running
+ * session must not be used by another: both would read the same event buffer.
+ */
+export class ModuleCache implements Disposable {
+  readonly #modules = new Map<string, BpfModule>();
+  /** Compiles on first use. */
+  get(text: string): BpfModule {
+    let module = this.#modules.get(text);
+    if (!module) {
+      module = BpfModule.compile(text);
+      this.#modules.set(text, module);
+    }
+    return module;
+  }
+  /** How many distinct programs were compiled. */
+  get size(): number {
+    return this.#modules.size;
+  }
+  /** Frees every module. */
+  dispose(): void {
+    for (const module of this.#modules.values()) module.dispose();
+    this.#modules.clear();
+  }
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+}
+
 /** Options of {@link TraceSession.start}. */
 export interface TraceOptions {
   readonly binaryPath: string;
@@ -45,6 +75,8 @@ export interface TraceOptions {
   readonly onCall: (call: TracedCall) => void;
   /** Called for every event, raw and decoded (for `--raw`). */
   readonly onEvent?: (raw: Buffer, event: DecodedEvent) => void;
+  /** Reuse compiled modules from this cache (the session then leaves them to the cache). */
+  readonly modules?: ModuleCache;
 }
 
 /** One planned function of a session. */
@@ -63,6 +95,7 @@ export class TraceSession implements AsyncDisposable {
   readonly #probes: Uprobe[];
   readonly #reader: PerfBuffer | RingBuffer;
   readonly #assembler: CallAssembler;
+  readonly #ownsModule: boolean;
   #stopped = false;
 
   private constructor(parts: {
@@ -73,7 +106,9 @@ export class TraceSession implements AsyncDisposable {
     probes: Uprobe[];
     reader: PerfBuffer | RingBuffer;
     assembler: CallAssembler;
+    ownsModule: boolean;
   }) {
+    this.#ownsModule = parts.ownsModule;
     this.functions = parts.functions;
     this.program = parts.program;
     this.transport = parts.transport;
@@ -95,7 +130,8 @@ export class TraceSession implements AsyncDisposable {
       { transport },
     );
     const specs = new Map<number, ProbeSpec>(program.probes.map((p) => [p.spec.id, p.spec]));
-    const module = BpfModule.compile(program.text, { libbcc: bcc });
+    const module = options.modules ? options.modules.get(program.text) : BpfModule.compile(program.text, { libbcc: bcc });
+    const ownsModule = options.modules === undefined;
     const probes: Uprobe[] = [];
     let reader: PerfBuffer | RingBuffer | undefined;
     try {
@@ -125,13 +161,13 @@ export class TraceSession implements AsyncDisposable {
         );
       }
       reader.start();
-      const instance = new TraceSession({ functions, program, transport, module, probes, reader, assembler });
+      const instance = new TraceSession({ functions, program, transport, module, probes, reader, assembler, ownsModule });
       instance.#lostSource = () => session.lost;
       return instance;
     } catch (error) {
       for (const probe of probes) probe.dispose();
       await reader?.stop();
-      module.dispose();
+      if (ownsModule) module.dispose();
       throw error;
     }
   }
@@ -166,7 +202,7 @@ export class TraceSession implements AsyncDisposable {
     } finally {
       const module = this.#module;
       // Program fds may be freed only after the perf events using them are closed.
-      void this.detached.finally(() => module.dispose());
+      if (this.#ownsModule) void this.detached.finally(() => module.dispose());
     }
     if (options.waitForDetach !== false) await this.detached;
   }
