@@ -7,7 +7,7 @@
  * `gccgo --version`), never guessed from its path, and candidates are deduplicated by their
  * resolved GOROOT (gc) or compiler driver (gccgo). Results are cached for the process.
  */
-import { readdir, realpath, stat, readFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, realpath, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
@@ -115,6 +115,16 @@ type GoCommandProbe =
   | { readonly kind: 'failed'; readonly goBinary: string; readonly reason: string };
 
 async function discover(env: NodeJS.ProcessEnv, roots: readonly string[]): Promise<DiscoveryResult> {
+  // gccgo's go tool insists on a build cache even for `go list`: give the probes a throwaway one.
+  const scratch = await mkdtemp(path.join(os.tmpdir(), 'golab-discover-'));
+  try {
+    return await discoverIn({ ...env, GOLAB_PROBE_GOCACHE: scratch }, roots);
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
+}
+
+async function discoverIn(env: NodeJS.ProcessEnv, roots: readonly string[]): Promise<DiscoveryResult> {
   const skipped: SkippedCandidate[] = [];
   const pathDirs = (env.PATH ?? '').split(':').filter((dir) => dir !== '');
   const home = env.HOME ?? os.homedir();
@@ -304,7 +314,7 @@ async function run(file: string, args: readonly string[], env: NodeJS.ProcessEnv
       GOFLAGS: '',
       GO111MODULE: 'off',
       GOWORK: 'off',
-      GOCACHE: path.join(scratch, 'golab-probe-gocache'),
+      GOCACHE: env.GOLAB_PROBE_GOCACHE ?? path.join(scratch, 'golab-probe-gocache'),
       LANG: 'C',
     },
     reject: false,
