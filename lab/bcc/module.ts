@@ -5,6 +5,8 @@
 import { ExitCode, GolabError, tailLines } from '../errors.ts';
 import { captureNativeOutput } from './capture.ts';
 import { BPF_PROG_TYPE_KPROBE, loadLibBcc, type CPointer, type LibBcc } from './library.ts';
+import { lockdownMode } from './capabilities.ts';
+import { privilegesError } from './permission.ts';
 
 /** Options for {@link BpfModule.compile}. */
 export interface CompileOptions {
@@ -58,12 +60,18 @@ export class BpfModule implements Disposable {
     );
     if (handle === null || handle === 0n) {
       if (/Unable to find kernel headers/.test(output)) {
+        const source = process.env.BCC_KERNEL_SOURCE;
         throw new GolabError('BCC_HEADERS_MISSING', 'BCC found no kernel headers for the running kernel', {
           detail: tailLines(output, 6),
-          hint: `install linux-headers-$(uname -r), or link /lib/modules/$(uname -r)/build and /source to the nearest headers (sudo ./provision/host.sh does this)`,
+          hint: source
+            ? `BCC_KERNEL_SOURCE=${source} has no include/linux/kconfig.h: unset it, or point it at a whole kernel source or headers tree`
+            : `install linux-headers-$(uname -r), or link /lib/modules/$(uname -r)/build and /source to the nearest headers (sudo ./provision/host.sh does this)`,
           exitCode: ExitCode.environment,
         });
       }
+      // Creating the maps is the first thing that needs privileges.
+      const denied = privilegesError('BCC could not create the BPF maps', output);
+      if (denied) throw denied;
       throw new GolabError('BCC_COMPILE_FAILED', 'BCC could not compile the BPF program', {
         detail: tailLines(onlyDiagnostics(output), COMPILER_LOG_LINES),
         hint: 'fix the C error shown above; generated programs failing here are a golab bug: please report it with this output',
@@ -109,7 +117,7 @@ export class BpfModule implements Disposable {
         fn.bcc_func_load(handle, BPF_PROG_TYPE_KPROBE, name, insns, size, license, kernVersion, 1, log, log.length, null),
       );
       fd = retry.result;
-      if (fd < 0) throw loadError(name, cString(log) || retry.output || first.output);
+      if (fd < 0) throw privilegesError(`cannot load BPF program '${name}'`, `${first.output}${retry.output}`) ?? loadError(name, cString(log) || retry.output || first.output);
     }
     const program = { name, fd };
     this.#programs.set(name, program);
@@ -156,9 +164,11 @@ function loadError(name: string, log: string): GolabError {
   const detail = tailLines(log, VERIFIER_LOG_LINES);
   const helper = /cannot use helper (\w+)/.exec(log) ?? /unknown func (\w+)/.exec(log);
   if (helper) {
-    return new GolabError('BPF_HELPER_REFUSED', `the kernel refused program '${name}': it may not call ${helper[1]}`, {
+    const mode = lockdownMode();
+    const why = mode === 'none' || mode === 'unknown' ? 'this kernel refuses it' : `kernel lockdown=${mode} refuses it`;
+    return new GolabError('BPF_HELPER_REFUSED', `the kernel refused program '${name}': it may not call ${helper[1]} (${why})`, {
       detail,
-      hint: `${helper[1]} is refused by this kernel (kernel lockdown does this to bpf_probe_write_user); run in a kernel that allows it, e.g. golab vm run --kernel 6.1`,
+      hint: `run in a kernel that allows ${helper[1]} (lockdown=none), e.g. golab vm run --kernel 6.1 -- <the same command>; golab doctor shows what this kernel allows`,
       exitCode: ExitCode.kernelRefused,
     });
   }

@@ -10,6 +10,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { ExitCode, GolabError } from '../errors.ts';
 import { captureNativeOutput } from './capture.ts';
+import { privilegesError } from './permission.ts';
 import { BPF_PROBE_ENTRY, loadLibBcc, type LibBcc } from './library.ts';
 
 /** The prefix of every uprobe event name golab creates. */
@@ -67,6 +68,8 @@ export class Uprobe implements Disposable {
       ),
     );
     if (fd < 0) {
+      const denied = privilegesError(`cannot attach a uprobe to ${target.binaryPath}`, output);
+      if (denied) throw denied;
       throw new GolabError(
         'UPROBE_ATTACH_FAILED',
         `cannot attach a uprobe to ${target.binaryPath} at file offset 0x${target.fileOffset.toString(16)}`,

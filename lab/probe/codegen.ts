@@ -20,6 +20,12 @@ export interface GeneratedProgram {
   readonly text: string;
   /** The events table's name. */
   readonly table: string;
+  /**
+   * A one-element `BPF_ARRAY` of u64 counting events the probes could not submit because the
+   * buffer was full. The ring buffer reports no loss by itself, and a perf buffer reports it only
+   * when a later event gets through, so the probes count their own failed submits.
+   */
+  readonly lostTable: string;
   readonly probes: readonly { readonly spec: ProbeSpec; readonly cFunction: string }[];
 }
 
@@ -44,11 +50,13 @@ export function generateProgram(plans: readonly FunctionPlan[], options: Codegen
       ? `BPF_RINGBUF_OUTPUT(golab_events, ${options.ringPages ?? 64});`
       : 'BPF_PERF_OUTPUT(golab_events);',
   );
+  out.push('BPF_ARRAY(golab_lost, u64, 1);');
   out.push(HELPERS);
   for (const spec of specs) out.push(probeFunction(spec, options.transport), '');
   return {
     text: out.join('\n'),
     table: 'golab_events',
+    lostTable: 'golab_lost',
     probes: specs.map((spec) => ({ spec, cFunction: probeFunctionName(spec) })),
   };
 }
@@ -81,6 +89,13 @@ static __always_inline u64 golab_deref(u8 *d, u32 ptr_at, u32 len_at, u32 unit, 
   if (n > max) n = max;
   if (p != 0 && n > 0 && bpf_probe_read_user(d + area, n, (void *)p) < 0) return 1ULL << bit;
   return 0;
+}
+
+// Counts an event that did not fit in the buffer (reported by golab trace, never dropped silently).
+static __always_inline void golab_count_lost(void) {
+  int zero = 0;
+  u64 *lost = golab_lost.lookup(&zero);
+  if (lost) __sync_fetch_and_add(lost, 1);
 }
 
 // Follows a plain pointer stored in the event and copies size bytes of its target.
@@ -120,8 +135,8 @@ function probeFunction(spec: ProbeSpec, transport: Transport): string {
   const size = align8(spec.eventSize);
   line(
     transport === 'ring'
-      ? `golab_events.ringbuf_output(d, ${size}, 0);`
-      : `golab_events.perf_submit(ctx, d, ${size});`,
+      ? `if (golab_events.ringbuf_output(d, ${size}, 0) < 0) golab_count_lost();`
+      : `if (golab_events.perf_submit(ctx, d, ${size}) < 0) golab_count_lost();`,
   );
   line('return 0;');
   // No addresses in the text: the same program then serves every build of the same source

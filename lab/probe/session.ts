@@ -146,6 +146,9 @@ export class TraceSession implements AsyncDisposable {
         assembler.add(event);
       };
       const session: { lost: number } = { lost: 0 };
+      // A cached module may have counted losses for an earlier session.
+      const lostInKernel = arrayCounter(module, program.lostTable);
+      lostInKernel.reset();
       reader =
         transport === 'ring'
           ? RingBuffer.open(module, program.table, onData)
@@ -162,7 +165,9 @@ export class TraceSession implements AsyncDisposable {
       }
       reader.start();
       const instance = new TraceSession({ functions, program, transport, module, probes, reader, assembler, ownsModule });
-      instance.#lostSource = () => session.lost;
+      // The probes count every submit that failed; a perf buffer's own lost records arrive only
+      // when a later event gets through, so they can only be fewer. Take the larger.
+      instance.#lostSource = () => Math.max(session.lost, lostInKernel.read());
       return instance;
     } catch (error) {
       for (const probe of probes) probe.dispose();
@@ -173,10 +178,12 @@ export class TraceSession implements AsyncDisposable {
   }
 
   #lostSource: () => number = () => 0;
+  /** The count read when the session stopped, before its module was freed. */
+  #lostAtStop: number | undefined;
 
   /** Events the kernel dropped because the buffer was full. */
   get lostEvents(): number {
-    return this.#lostSource();
+    return this.#lostAtStop ?? this.#lostSource();
   }
 
   /**
@@ -200,6 +207,7 @@ export class TraceSession implements AsyncDisposable {
       await this.#reader.stop();
       this.#assembler.flush();
     } finally {
+      this.#lostAtStop = this.#lostSource();
       const module = this.#module;
       // Program fds may be freed only after the perf events using them are closed.
       if (this.#ownsModule) void this.detached.finally(() => module.dispose());
@@ -255,6 +263,20 @@ export function planSession(binary: ElfFile, typesFrom: ElfFile, options: Pick<T
     nextId += plan.probes.length;
     return { fn, signature, plan };
   });
+}
+
+/** The u64 in slot 0 of a one-element BPF_ARRAY, read and zeroed from user space. */
+function arrayCounter(module: BpfModule, table: string): { read(): number; reset(): void } {
+  const fd = module.tableFd(table);
+  const key = Buffer.alloc(4);
+  const fn = module.libbcc.fn;
+  return {
+    read: () => {
+      const value = Buffer.alloc(8);
+      return fn.bpf_lookup_elem(fd, key, value) === 0 ? Number(value.readBigUInt64LE(0)) : 0;
+    },
+    reset: () => void fn.bpf_update_elem(fd, key, Buffer.alloc(8), 0n),
+  };
 }
 
 async function chooseTransport(wanted: Transport | 'auto'): Promise<Transport> {

@@ -309,7 +309,7 @@ export async function runInVm(options: VmRunOptions): Promise<VmRunResult> {
 
 function timeoutError(timeoutMs: number, stdout: string, stderr: string): GolabError {
   return new GolabError('VM_TIMEOUT', `the VM run took longer than ${Math.round(timeoutMs / 1000)} s and was killed`, {
-    hint: 'raise --timeout (TCG runs are slow: a boot takes 20-50 s, a BCC compile 20 s more)',
+    hint: 'raise --timeout (under TCG a boot takes 30-120 s and each BCC compile 1-3 min more)',
     detail: tailLines(`${stdout}${stderr}`, 30),
     exitCode: ExitCode.checkFailed,
   });
