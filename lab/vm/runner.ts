@@ -315,26 +315,31 @@ function timeoutError(timeoutMs: number, stdout: string, stderr: string): GolabE
   });
 }
 
-/** The host tools a VM run needs, with the package that brings each. */
-const TOOLS: readonly { readonly binary: string; readonly paths: readonly string[]; readonly pkg: string }[] = [
-  { binary: 'vng', paths: ['/usr/bin/vng', '/usr/local/bin/vng'], pkg: 'virtme-ng/trixie' },
-  { binary: 'qemu-system-x86_64', paths: ['/usr/bin/qemu-system-x86_64'], pkg: 'qemu-system-x86' },
+/**
+ * The host tools a VM run needs, with the package that brings each. `vng` and qemu are looked up
+ * on PATH, as bash (which starts vng) and vng (which runs `shutil.which("qemu-system-x86_64")`)
+ * will; the others are found by vng at fixed places.
+ */
+const TOOLS: readonly { readonly binary: string; readonly paths: readonly string[]; readonly onPath?: boolean; readonly pkg: string }[] = [
+  { binary: 'vng', paths: [], onPath: true, pkg: 'virtme-ng/trixie' },
+  { binary: 'qemu-system-x86_64', paths: [], onPath: true, pkg: 'qemu-system-x86' },
   { binary: 'busybox (static)', paths: ['/bin/busybox', '/usr/bin/busybox'], pkg: 'busybox-static' },
   { binary: 'udevd', paths: ['/lib/systemd/systemd-udevd', '/usr/lib/systemd/systemd-udevd'], pkg: 'udev' },
 ];
 
 /** Names the missing host tools, or returns an empty list when a VM can be booted here. */
-export function missingTools(): string[] {
-  return TOOLS.filter((tool) => !tool.paths.some((path) => existsSync(path))).map(
-    (tool) => `${tool.binary} (Debian package ${tool.pkg})`,
-  );
+export function missingTools(env: NodeJS.ProcessEnv = process.env): string[] {
+  const pathDirs = (env.PATH ?? '').split(':').filter((dir) => dir !== '');
+  const found = (tool: (typeof TOOLS)[number]) =>
+    tool.onPath ? pathDirs.some((dir) => existsSync(join(dir, tool.binary))) : tool.paths.some((path) => existsSync(path));
+  return TOOLS.filter((tool) => !found(tool)).map((tool) => `${tool.binary} (Debian package ${tool.pkg})`);
 }
 
 async function requireTools(): Promise<void> {
   const missing = missingTools();
   if (missing.length > 0) {
     throw new GolabError('VM_TOOL_MISSING', `cannot boot a VM: missing ${missing.join(', ')}`, {
-      hint: "run 'sudo provision/vm.sh'",
+      hint: "run 'sudo provision/vm.sh' (vng and qemu-system-x86_64 must be on PATH)",
       exitCode: ExitCode.environment,
     });
   }
