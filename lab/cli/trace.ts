@@ -135,7 +135,10 @@ async function runTrace(args: string[], options: TraceCliOptions): Promise<numbe
   await session.stop();
   if (session.lostEvents > 0) {
     process.stderr.write(`golab: ${session.lostEvents} events were lost (the buffer was full)\n`);
-    if (!options.allowLoss) return ExitCode.checkFailed;
+    if (!options.allowLoss) {
+      process.stderr.write('hint: trace fewer or less frequently called functions, or pass --allow-loss to accept a partial trace\n');
+      return ExitCode.checkFailed;
+    }
   }
   if (reason === 'SIGINT') return ExitCode.interrupted;
   if (reason === 'SIGTERM') return 128 + 15;
