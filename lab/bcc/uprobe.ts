@@ -68,7 +68,7 @@ export class Uprobe implements Disposable {
       ),
     );
     if (fd < 0) {
-      const denied = privilegesError(`cannot attach a uprobe to ${target.binaryPath}`, output);
+      const denied = privilegesError(`cannot attach a uprobe to ${target.binaryPath}`, output, 'uprobe');
       if (denied) throw denied;
       throw new GolabError(
         'UPROBE_ATTACH_FAILED',
