@@ -6,7 +6,7 @@ import { ExitCode, GolabError } from '../errors.ts';
 import { onlineCpus } from './cpus.ts';
 import { callbackTypes, type CPointer, type RegisteredCallback } from './library.ts';
 import type { BpfModule } from './module.ts';
-import { EventPump } from './pump.ts';
+import { EventCopier, EventPump } from './pump.ts';
 
 /** Called with each event's bytes. The buffer is only valid during the call: copy what you keep. */
 export type EventHandler = (data: Buffer) => void;
@@ -22,7 +22,15 @@ export interface PerfBufferOptions {
   readonly wakeupEvents?: number;
   /** Called with the number of events the kernel dropped because the buffer was full. */
   readonly onLost?: (count: number) => void;
+  /**
+   * With `wakeupEvents` > 1, also drain every this many ms, so the last events of a burst do
+   * not wait for {@link PerfBuffer.stop}. Default 50 when `wakeupEvents` > 1.
+   */
+  readonly idleDrainMs?: number;
 }
+
+/** How often a perf buffer that is not woken per event is drained anyway, by default. */
+const DEFAULT_IDLE_DRAIN_MS = 50;
 
 /** The readers of one perf output table. Start to receive events; dispose to free. */
 export class PerfBuffer implements AsyncDisposable {
@@ -33,7 +41,7 @@ export class PerfBuffer implements AsyncDisposable {
   #lost = 0;
   #freed = false;
 
-  private constructor(module: BpfModule, readers: bigint[], callbacks: RegisteredCallback[]) {
+  private constructor(module: BpfModule, readers: bigint[], callbacks: RegisteredCallback[], idleDrainMs: number | undefined) {
     this.#module = module;
     this.#readers = readers;
     this.#callbacks = callbacks;
@@ -42,7 +50,7 @@ export class PerfBuffer implements AsyncDisposable {
     const drain = fn.perf_reader_consume
       ? () => void fn.perf_reader_consume?.(readers.length, readers)
       : () => void fn.perf_reader_poll(readers.length, readers, 0);
-    this.#pump = new EventPump(fds, drain);
+    this.#pump = new EventPump(fds, drain, idleDrainMs === undefined ? {} : { idleDrainMs });
   }
 
   /**
@@ -60,8 +68,9 @@ export class PerfBuffer implements AsyncDisposable {
     const mapFd = module.tableFd(table);
     const fn = module.libbcc.fn;
     const buffer: { instance?: PerfBuffer } = {};
+    const copier = new EventCopier();
     const raw = koffi.register((_cookie: CPointer, data: bigint, size: number) => {
-      onEvent(Buffer.from(koffi.view(data, size)));
+      onEvent(copier.copy(data, size));
     }, callbackTypes.perfRaw);
     const lost = koffi.register((_cookie: CPointer, count: bigint | number) => {
       const n = Number(count);
@@ -101,7 +110,9 @@ export class PerfBuffer implements AsyncDisposable {
       free();
       throw error;
     }
-    const instance = new PerfBuffer(module, readers, [raw, lost]);
+    const batched = fn.bpf_open_perf_buffer_opts !== undefined && (options.wakeupEvents ?? 1) > 1;
+    const idleDrainMs = options.idleDrainMs ?? (batched ? DEFAULT_IDLE_DRAIN_MS : undefined);
+    const instance = new PerfBuffer(module, readers, [raw, lost], idleDrainMs);
     buffer.instance = instance;
     return instance;
   }

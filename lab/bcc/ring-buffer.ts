@@ -6,7 +6,7 @@ import { ExitCode, GolabError } from '../errors.ts';
 import { callbackTypes, type CPointer, type RegisteredCallback } from './library.ts';
 import type { BpfModule } from './module.ts';
 import type { EventHandler } from './perf-buffer.ts';
-import { EventPump } from './pump.ts';
+import { EventCopier, EventPump, type PumpOptions } from './pump.ts';
 
 /** The reader of one ring buffer table. Start to receive events; dispose to free. */
 export class RingBuffer implements AsyncDisposable {
@@ -16,19 +16,24 @@ export class RingBuffer implements AsyncDisposable {
   readonly #pump: EventPump;
   #freed = false;
 
-  private constructor(module: BpfModule, ring: CPointer, callback: RegisteredCallback, mapFd: number) {
+  private constructor(module: BpfModule, ring: CPointer, callback: RegisteredCallback, mapFd: number, options: PumpOptions) {
     this.#module = module;
     this.#ring = ring;
     this.#callback = callback;
     // A ring buffer map fd is itself pollable: readable when records are waiting.
-    this.#pump = new EventPump([mapFd], () => void module.libbcc.fn.bpf_consume_ringbuf(ring));
+    this.#pump = new EventPump([mapFd], () => void module.libbcc.fn.bpf_consume_ringbuf(ring), options);
   }
 
-  /** Opens the ring buffer behind `table`. Throws `RING_BUFFER_FAILED` if libbcc cannot. */
-  static open(module: BpfModule, table: string, onEvent: EventHandler): RingBuffer {
+  /**
+   * Opens the ring buffer behind `table`. Throws `RING_BUFFER_FAILED` if libbcc cannot.
+   * `options.lingerMs` batches wakeups (see {@link PumpOptions}): size the ring for that many
+   * milliseconds of events.
+   */
+  static open(module: BpfModule, table: string, onEvent: EventHandler, options: PumpOptions = {}): RingBuffer {
     const mapFd = module.tableFd(table);
+    const copier = new EventCopier();
     const callback = koffi.register((_ctx: CPointer, data: bigint, size: bigint | number) => {
-      onEvent(Buffer.from(koffi.view(data, Number(size))));
+      onEvent(copier.copy(data, Number(size)));
       return 0;
     }, callbackTypes.ringSample);
     const ring = module.libbcc.fn.bpf_new_ringbuf(mapFd, callback, null);
@@ -39,7 +44,7 @@ export class RingBuffer implements AsyncDisposable {
         exitCode: ExitCode.kernelRefused,
       });
     }
-    return new RingBuffer(module, ring, callback, mapFd);
+    return new RingBuffer(module, ring, callback, mapFd, options);
   }
 
   /** Starts delivering events on the event loop. */

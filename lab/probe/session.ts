@@ -55,6 +55,18 @@ export class ModuleCache implements Disposable {
   }
 }
 
+/**
+ * Events are delivered in batches at most this many ms old. Each wakeup of the reader costs
+ * the traced thread an irq_work and the reader a poll round trip, so waking once per batch
+ * instead of once per event keeps a hot function's cost near the bare-uprobe floor
+ * (bench/: `npm run bench`).
+ */
+const DELIVERY_BATCH_MS = 20;
+/** Ring buffer pages (4 MiB): ~50,000 small events, many batches' worth at full call rate. */
+const RING_PAGES = 1024;
+/** A perf buffer wakes its reader every this many events per CPU; the rest wait for a drain. */
+const PERF_WAKEUP_EVENTS = 64;
+
 /** Options of {@link TraceSession.start}. */
 export interface TraceOptions {
   readonly binaryPath: string;
@@ -77,6 +89,11 @@ export interface TraceOptions {
   readonly onEvent?: (raw: Buffer, event: DecodedEvent) => void;
   /** Reuse compiled modules from this cache (the session then leaves them to the cache). */
   readonly modules?: ModuleCache;
+  /**
+   * Deliver events in batches at most this many ms late (default 20), waking the reader once
+   * per batch; 0 wakes it for every event, which costs a hot function far more (bench/).
+   */
+  readonly batchMs?: number;
 }
 
 /** One planned function of a session. */
@@ -127,7 +144,7 @@ export class TraceSession implements AsyncDisposable {
     const transport = await chooseTransport(options.transport ?? 'auto');
     const program = generateProgram(
       functions.map((f) => f.plan),
-      { transport },
+      { transport, ringPages: RING_PAGES },
     );
     const specs = new Map<number, ProbeSpec>(program.probes.map((p) => [p.spec.id, p.spec]));
     const module = options.modules ? options.modules.get(program.text) : BpfModule.compile(program.text, { libbcc: bcc });
@@ -146,13 +163,18 @@ export class TraceSession implements AsyncDisposable {
         assembler.add(event);
       };
       const session: { lost: number } = { lost: 0 };
+      const batchMs = options.batchMs ?? DELIVERY_BATCH_MS;
       // A cached module may have counted losses for an earlier session.
       const lostInKernel = arrayCounter(module, program.lostTable);
       lostInKernel.reset();
       reader =
         transport === 'ring'
-          ? RingBuffer.open(module, program.table, onData)
-          : PerfBuffer.open(module, program.table, onData, { pageCount: 256, onLost: (n) => (session.lost += n) });
+          ? RingBuffer.open(module, program.table, onData, { lingerMs: batchMs })
+          : PerfBuffer.open(module, program.table, onData, {
+              pageCount: 256,
+              ...(batchMs > 0 ? { wakeupEvents: PERF_WAKEUP_EVENTS, idleDrainMs: batchMs } : {}),
+              onLost: (n) => (session.lost += n),
+            });
       for (const { spec, cFunction } of program.probes) {
         const loaded = module.load(cFunction);
         probes.push(
