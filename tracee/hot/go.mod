@@ -1,0 +1,3 @@
+module golab/hot
+
+go 1.15
