@@ -13,6 +13,7 @@ import { groupRewrites, parseRewrite, type RewriteSpec } from '../probe/rewrite-
 import { formatValue, valueToJson, type NamedValue } from '../probe/values.ts';
 import type { DecodedEvent } from '../probe/decode.ts';
 import type { Transport } from '../probe/codegen.ts';
+import { AggregateSession, formatAggregates } from '../probe/aggregate.ts';
 
 /** Options of `golab trace`, as commander parses them. */
 interface TraceCliOptions {
@@ -29,6 +30,8 @@ interface TraceCliOptions {
   duration?: number;
   transport: Transport | 'auto';
   allowLoss?: boolean;
+  count?: boolean;
+  latency?: boolean;
 }
 
 /** One call as `--json` prints it (a line each). */
@@ -80,6 +83,8 @@ export function registerTrace(program: Command): void {
     .option('--duration <seconds>', 'stop after this many seconds', (v) => Number(v))
     .option('--transport <kind>', 'auto, ring or perf', 'auto')
     .option('--allow-loss', 'exit 0 even if events were lost')
+    .option('--count', 'count calls in a BPF map instead of sending an event per call (for hot functions)')
+    .option('--latency', 'also keep a log2 histogram of call latency in a BPF map (implies --count)')
     .allowExcessArguments(true)
     .argument('[args...]', 'arguments for the binary with --run')
     .action(async (args: string[], options: TraceCliOptions) => {
@@ -103,6 +108,7 @@ async function runTrace(args: string[], options: TraceCliOptions): Promise<numbe
     }
   }
   const out = (line: string) => process.stdout.write(`${line}\n`);
+  if (options.count || options.latency) return runAggregate(args, options, out);
   const session = await TraceSession.start({
     binaryPath: options.binary,
     functions: options.func,
@@ -119,6 +125,37 @@ async function runTrace(args: string[], options: TraceCliOptions): Promise<numbe
     process.stderr.write(`Trace ${options.binary} on func [${options.func.join(' ')}] (${abis}, ${session.program.probes.length} uprobes, ${session.transport} buffer); Ctrl-C to stop\n`);
   }
 
+  const reason = await waitForEnd(args, options);
+  await session.stop();
+  if (session.lostEvents > 0) {
+    process.stderr.write(`golab: ${session.lostEvents} events were lost (the buffer was full)\n`);
+    if (!options.allowLoss) {
+      process.stderr.write('hint: trace fewer or less frequently called functions, or pass --allow-loss to accept a partial trace\n');
+      return ExitCode.checkFailed;
+    }
+  }
+  return exitCodeFor(reason);
+}
+
+/** `--count` / `--latency`: counts and histograms kept in BPF maps, printed at the end. */
+async function runAggregate(args: string[], options: TraceCliOptions, out: (line: string) => void): Promise<number> {
+  const mode = options.latency ? 'latency' : 'count';
+  const session = await AggregateSession.start({
+    binaryPath: options.binary,
+    functions: options.func,
+    mode,
+    ...(options.pid === undefined ? {} : { pid: options.pid }),
+  });
+  if (!options.json) {
+    process.stderr.write(`Aggregate ${mode} of ${options.binary} on func [${options.func.join(' ')}] (${session.probeCount} uprobes, by ${session.callerKey}); Ctrl-C to stop\n`);
+  }
+  const reason = await waitForEnd(args, options);
+  out(formatAggregates(await session.stop(), options.json === true));
+  return exitCodeFor(reason);
+}
+
+/** Waits for Ctrl-C, SIGTERM, --duration or the end of the --run tracee; says which. */
+async function waitForEnd(args: string[], options: TraceCliOptions): Promise<string> {
   let tracee: ResultPromise | undefined;
   const done = new Promise<string>((resolve) => {
     const onSignal = (signal: NodeJS.Signals) => resolve(signal);
@@ -132,14 +169,10 @@ async function runTrace(args: string[], options: TraceCliOptions): Promise<numbe
   });
   const reason = await done;
   if (tracee && reason !== 'exit') tracee.kill('SIGTERM');
-  await session.stop();
-  if (session.lostEvents > 0) {
-    process.stderr.write(`golab: ${session.lostEvents} events were lost (the buffer was full)\n`);
-    if (!options.allowLoss) {
-      process.stderr.write('hint: trace fewer or less frequently called functions, or pass --allow-loss to accept a partial trace\n');
-      return ExitCode.checkFailed;
-    }
-  }
+  return reason;
+}
+
+function exitCodeFor(reason: string): number {
   if (reason === 'SIGINT') return ExitCode.interrupted;
   if (reason === 'SIGTERM') return 128 + 15;
   return ExitCode.ok;

@@ -14,6 +14,7 @@ import {
   aggregateTargets,
   bucketsFromSlots,
   callerKeyFor,
+  formatAggregates,
   formatHistogram,
   HISTOGRAM_SLOTS,
   slotRange,
@@ -128,4 +129,22 @@ describe('tracee/hot built with Go 1.19', () => {
       }
     }
   }, 120_000);
+});
+
+describe('formatAggregates', () => {
+  const results = [
+    { function: 'main.hot', calls: 3n, latency: [{ lowNs: 4n, highNs: 7n, count: 3n }] },
+    { function: 'main.cold', calls: 0n },
+  ];
+  it('prints counts and histograms', () => {
+    expect(formatAggregates(results)).toBe(
+      ['main.hot: 3 calls', formatHistogram(results[0]!.latency!), '', 'main.cold: 0 calls'].join('\n'),
+    );
+  });
+  it('prints one JSON object per function with decimal strings', () => {
+    expect(formatAggregates(results, true).split('\n').map((l) => JSON.parse(l))).toEqual([
+      { function: 'main.hot', calls: '3', latency: [{ lowNs: '4', highNs: '7', count: '3' }] },
+      { function: 'main.cold', calls: '0' },
+    ]);
+  });
 });

@@ -264,3 +264,22 @@ export class AggregateSession implements AsyncDisposable {
     await this.stop();
   }
 }
+
+/**
+ * What `golab trace --count/--latency` prints: per function its call count and, in latency
+ * mode, the histogram; or one JSON object per function (bigints as decimal strings). Pure.
+ */
+export function formatAggregates(results: readonly FunctionAggregate[], json = false): string {
+  if (json) {
+    return results
+      .map((r) =>
+        JSON.stringify({
+          function: r.function,
+          calls: r.calls.toString(),
+          ...(r.latency ? { latency: r.latency.map((b) => ({ lowNs: b.lowNs.toString(), highNs: b.highNs.toString(), count: b.count.toString() })) } : {}),
+        }),
+      )
+      .join('\n');
+  }
+  return results.map((r) => [`${r.function}: ${r.calls} calls`, ...(r.latency ? [formatHistogram(r.latency)] : [])].join('\n')).join('\n\n');
+}
