@@ -41,6 +41,8 @@ export const At = {
   abstractOrigin: 0x31,
   count: 0x37,
   dataMemberLocation: 0x38,
+  declColumn: 0x39,
+  declLine: 0x3b,
   declaration: 0x3c,
   encoding: 0x3e,
   external: 0x3f,

@@ -41,6 +41,27 @@ export interface DwarfParam {
   readonly type: GoType | undefined;
   /** Where the value lives; undefined when DWARF gives no location. */
   readonly location: DwarfLocation | undefined;
+  /** DW_AT_decl_line, when given. */
+  readonly declLine?: number;
+  /** DW_AT_decl_column, when given. */
+  readonly declColumn?: number;
+}
+
+/**
+ * A variable declared directly in a function's scope (not in a nested lexical block). gccgo
+ * declares its result variables (`$ret0`, or the source's result names) and the copy of a value
+ * receiver here.
+ */
+export interface DwarfVariable {
+  readonly name: string;
+  /** The Go type, when the DIE names one this reader understands. */
+  readonly type: GoType | undefined;
+  /** True when the variable's type DIE is the function's own DW_AT_type DIE. */
+  readonly hasResultType: boolean;
+  /** DW_AT_decl_line, when given. */
+  readonly declLine?: number;
+  /** DW_AT_decl_column, when given. */
+  readonly declColumn?: number;
 }
 
 /** A function (DW_TAG_subprogram). */
@@ -56,8 +77,27 @@ export interface DwarfFunction {
   readonly inlinedOnly: boolean;
   /** True when the frame base is DW_OP_call_frame_cfa (gc, and gccgo at -O0), so fbreg = CFA-relative. */
   readonly frameBaseIsCfa: boolean;
-  /** Parameters then results, in declaration order. */
+  /** Parameters then results, in declaration order. gccgo emits no result parameters: see resultType. */
   readonly params: readonly DwarfParam[];
+  /**
+   * The subprogram's DW_AT_type. gc sets none; gccgo sets it to the function's result type:
+   * the single result's type, or, with several results, an anonymous struct whose fields are
+   * the results in order (see {@link resultTypeIsList}).
+   */
+  readonly resultType?: GoType;
+  /**
+   * True when {@link resultType} is gccgo's struct of several results rather than a single
+   * result of an anonymous struct type. gccgo declares one variable per result, of that
+   * result's type; only a single struct-typed result has a variable of the function's own
+   * DW_AT_type DIE, so this is "resultType is an unnamed struct and no variable has it".
+   */
+  readonly resultTypeIsList: boolean;
+  /** Variables declared directly in the function's scope. */
+  readonly variables: readonly DwarfVariable[];
+  /** DW_AT_decl_line of the function, when given. */
+  readonly declLine?: number;
+  /** DW_AT_decl_column of the function, when given. */
+  readonly declColumn?: number;
   /** The producer of the unit the function is in. */
   readonly producer: string;
 }
@@ -134,7 +174,7 @@ function buildInfo(units: Unit[], r: AttrResolver, types: TypeConverter, dieAt: 
   for (const { die, producer } of abstracts) {
     if (concreteOrigins.has(die.offset)) continue;
     const fn = { name: r.str(die, At.name) ?? '', lowPc: undefined, highPc: undefined, ranges: [], inlinedOnly: true, frameBaseIsCfa: false, producer };
-    functions.push(withLazyParams(fn, () => params(die, undefined, 0, r, types, dieAt)));
+    functions.push(withLazyDetails(fn, () => details(die, undefined, undefined, 0, r, types, dieAt)));
   }
   const byName = new Map<string, DwarfFunction>();
   for (const f of functions) {
@@ -165,20 +205,58 @@ function subprogram(
   const frameBaseIsCfa = Buffer.isBuffer(frameBase?.value) && frameBase.value.length === 1 && frameBase.value[0] === 0x9c;
   const lowPc = Math.min(...ranges.map((x) => x.lowPc));
   const highPc = Math.max(...ranges.map((x) => x.highPc));
-  const fn = { name, lowPc, highPc, ranges, inlinedOnly: false, frameBaseIsCfa, producer } as Omit<DwarfFunction, 'params'>;
-  return { fn: withLazyParams(fn, () => params(die, unit, base, r, types, dieAt)), origin: originOffset };
+  const fn = { name, lowPc, highPc, ranges, inlinedOnly: false, frameBaseIsCfa, producer };
+  return { fn: withLazyDetails(fn, () => details(die, origin, unit, base, r, types, dieAt)), origin: originOffset };
 }
 
+/** The parts of a {@link DwarfFunction} decoded only when asked for. */
+type FunctionDetails = Pick<DwarfFunction, 'params' | 'resultType' | 'resultTypeIsList' | 'variables' | 'declLine' | 'declColumn'>;
+type FunctionBasics = Omit<DwarfFunction, keyof FunctionDetails>;
+const detailKeys = ['params', 'resultType', 'resultTypeIsList', 'variables', 'declLine', 'declColumn'] as const satisfies readonly (keyof FunctionDetails)[];
+
 /**
- * Adds `params` as a getter decoded on first access: a binary has thousands of functions and
- * a tracer asks for the parameters of a few.
+ * Adds the parameters, variables and result type as getters decoded on first access: a binary
+ * has thousands of functions and a tracer asks for the parameters of a few.
  */
-function withLazyParams(fn: Omit<DwarfFunction, 'params'>, decode: () => DwarfParam[]): DwarfFunction {
-  let value: DwarfParam[] | undefined;
-  return Object.defineProperty(fn, 'params', {
-    enumerable: true,
-    get: (): DwarfParam[] => (value ??= decode()),
-  }) as DwarfFunction;
+function withLazyDetails(fn: FunctionBasics, decode: () => FunctionDetails): DwarfFunction {
+  let value: FunctionDetails | undefined;
+  for (const key of detailKeys) {
+    Object.defineProperty(fn, key, { enumerable: true, get: () => (value ??= decode())[key] });
+  }
+  return fn as DwarfFunction;
+}
+
+function details(
+  die: Die, origin: Die | undefined, unit: Unit | undefined, base: number, r: AttrResolver, types: TypeConverter, dieAt: (o: number) => Die | undefined,
+): FunctionDetails {
+  const from = (at: number): Die => (r.attr(die, at) || !origin ? die : origin);
+  const resultOffset = r.ref(from(At.type), At.type);
+  const resultType = types.typeAt(resultOffset);
+  const variables: DwarfVariable[] = [];
+  for (const child of die.children) {
+    if (child.tag !== Tag.variable) continue;
+    const typeOffset = r.ref(child, At.type);
+    variables.push({
+      name: r.str(child, At.name) ?? '',
+      type: types.typeAt(typeOffset),
+      hasResultType: typeOffset !== undefined && typeOffset === resultOffset,
+      ...declPosition(child, r),
+    });
+  }
+  const resultTypeIsList = resultType?.kind === 'struct' && r.str(dieAt(resultOffset!) ?? die, At.name) === undefined && !variables.some((v) => v.hasResultType);
+  return {
+    params: params(die, unit, base, r, types, dieAt),
+    ...(resultType ? { resultType } : {}),
+    resultTypeIsList,
+    variables,
+    ...declPosition(from(At.declLine), r),
+  };
+}
+
+function declPosition(die: Die, r: AttrResolver): { declLine?: number; declColumn?: number } {
+  const line = r.num(die, At.declLine);
+  const column = r.num(die, At.declColumn);
+  return { ...(line !== undefined ? { declLine: line } : {}), ...(column !== undefined ? { declColumn: column } : {}) };
 }
 
 /** The code ranges of a DIE: DW_AT_low_pc/high_pc, or DW_AT_ranges. */
@@ -216,6 +294,7 @@ function params(
       isReturn: r.flag(from(At.variableParameter), At.variableParameter),
       type: types.typeAt(r.ref(from(At.type), At.type)),
       location: unit ? location(child, unit, base, r) : undefined,
+      ...declPosition(from(At.declLine), r),
     });
   }
   return out;

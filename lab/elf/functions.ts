@@ -74,7 +74,7 @@ export function findFunction(elf: ElfFile, name: string): GoFunction {
     for (const f of listGoFunctions(elf)) if (!index.has(f.name)) index.set(f.name, f);
     indexCache.set(elf, index);
   }
-  const found = index.get(name);
+  const found = index.get(name) ?? gccgoFallback(index, name);
   if (found) return found;
   if (isInlinedOnly(elf, name)) {
     throw elfError(ElfErrorCode.functionInlined, `${name} exists only inlined into its callers in ${elf.path}; it has no code of its own to probe`, `Mark it //go:noinline and rebuild, or trace its callers instead.`);
@@ -84,6 +84,28 @@ export function findFunction(elf: ElfFile, name: string): GoFunction {
     hint: near.length > 0 ? `Did you mean: ${near.join(', ')}?` : 'List the functions with `go tool nm` and use the full name, e.g. main.(*T).Method.',
     exitCode: 2,
   });
+}
+
+/**
+ * The name gccgo gives a method that Go (and gc) spell with a pointer receiver:
+ * `main.(*Account).Transfer` → `main.Account.Transfer`. gccgo's symbols and DWARF name value-
+ * and pointer-receiver methods alike `pkg.T.M`. Undefined when `name` has no `(*T)` part.
+ */
+export function gccgoMethodName(name: string): string | undefined {
+  const match = /^(.*)\.\(\*([^()]+)\)\.([^.()]+)$/.exec(name);
+  return match ? `${match[1]}.${match[2]}.${match[3]}` : undefined;
+}
+
+/**
+ * `pkg.(*T).M` looked up as gccgo names it, but only in a binary with no `(*T)` name at all:
+ * every gc binary has some (the runtime's own methods), and there `pkg.T.M` is a different
+ * function, the value-receiver method.
+ */
+function gccgoFallback(index: ReadonlyMap<string, GoFunction>, name: string): GoFunction | undefined {
+  const alias = gccgoMethodName(name);
+  if (alias === undefined || !index.has(alias)) return undefined;
+  for (const known of index.keys()) if (known.includes('.(*')) return undefined;
+  return index.get(alias);
 }
 
 /** The machine code of a function, for disassembly. */

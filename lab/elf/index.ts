@@ -8,8 +8,8 @@ export { ElfFile, type ElfSection, type ElfSegment, type ElfSymbol } from './fil
 export { ElfErrorCode } from './errors.ts';
 export { readBuildInfo, type GoBuildInfo } from './buildinfo.ts';
 export { readPclntab, type Pclntab, type PclnFunction } from './pclntab.ts';
-export { listGoFunctions, findFunction, functionBytes, goVersionOf, nearestNames, type GoFunction } from './functions.ts';
+export { listGoFunctions, findFunction, functionBytes, goVersionOf, gccgoMethodName, nearestNames, type GoFunction } from './functions.ts';
 export {
   readDwarf, isInlinedOnly, locationAt, dwarfRegisterName,
-  type DwarfInfo, type DwarfUnit, type DwarfFunction, type DwarfParam, type DwarfLocation, type DwarfLocationRange, type DwarfPiece,
+  type DwarfInfo, type DwarfUnit, type DwarfFunction, type DwarfParam, type DwarfVariable, type DwarfLocation, type DwarfLocationRange, type DwarfPiece,
 } from './dwarf.ts';

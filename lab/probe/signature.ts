@@ -4,9 +4,9 @@
  */
 import { abiForGoVersion } from '../abi/version.ts';
 import type { AbiName } from '../abi/layout.ts';
-import type { GoSignature } from '../abi/types.ts';
+import type { GoParam, GoSignature } from '../abi/types.ts';
 import { ExitCode, GolabError } from '../errors.ts';
-import { ElfFile, goVersionOf, readDwarf } from '../elf/index.ts';
+import { ElfFile, gccgoMethodName, goVersionOf, readDwarf, type DwarfFunction, type DwarfInfo } from '../elf/index.ts';
 
 /** A function's signature and the ABI it was compiled for. */
 export interface ResolvedSignature {
@@ -29,7 +29,7 @@ export function resolveSignature(binary: ElfFile, name: string, typesFrom: ElfFi
   } catch (error) {
     throw noTypes(typesFrom.path, name, error);
   }
-  const fn = dwarf.function(name);
+  const fn = dwarfFunction(dwarf, name);
   if (!fn) {
     if (dwarf.functions.length === 0) throw noTypes(typesFrom.path, name);
     throw new GolabError('FUNCTION_NO_DWARF', `${typesFrom.path} has no DWARF entry for ${name}`, {
@@ -52,12 +52,72 @@ export function resolveSignature(binary: ElfFile, name: string, typesFrom: ElfFi
     seen.add(key);
     return true;
   });
-  const signature: GoSignature = {
+  let signature: GoSignature = {
     params: unique.filter((p) => !p.isReturn).map((p) => ({ name: p.name, type: p.type! })),
     results: unique.filter((p) => p.isReturn).map((p, i) => ({ name: resultName(p.name, i), type: p.type! })),
   };
+  if (isGccgo(fn.producer)) signature = gccgoSignature(fn, signature);
   const version = goVersionOf(binary) ?? '';
   return { signature, abi: abiForGoVersion(version, fn.producer), typesFrom: typesFrom.path, producer: fn.producer };
+}
+
+/** True for gccgo's DWARF producer, `GNU Go 12.2.0 -mtune=generic …`. */
+function isGccgo(producer: string): boolean {
+  return producer.startsWith('GNU Go');
+}
+
+/**
+ * `name`'s DWARF entry; for `pkg.(*T).M` also gccgo's spelling `pkg.T.M` (gccgo names value
+ * and pointer-receiver methods alike), taken only when that entry is gccgo's.
+ */
+function dwarfFunction(dwarf: DwarfInfo, name: string): DwarfFunction | undefined {
+  const fn = dwarf.function(name);
+  if (fn) return fn;
+  const alias = gccgoMethodName(name);
+  const aliased = alias === undefined ? undefined : dwarf.function(alias);
+  return aliased && isGccgo(aliased.producer) ? aliased : undefined;
+}
+
+/**
+ * Completes a gccgo signature from what gccgo's DWARF says differently from gc's:
+ *
+ * - Results: gccgo emits no result parameters. The subprogram's DW_AT_type is the result type:
+ *   one result (named `r0`: the source's name of a single named result is not told apart
+ *   from a local variable, so it is not looked for), or with several results a struct whose
+ *   fields are the results, named as in the source; unnamed ones (`UNNAMED`) become `r<i>`.
+ * - A value receiver: gccgo passes it by address, as a parameter it names `pointer`, declared
+ *   at the function's own position (the `func` keyword), and copies it into a local variable
+ *   with the receiver's Go name at that same position. The signature gets the receiver's type
+ *   (the pointee) and `receiver: 'value'`, so the System V layout reads the bytes through the
+ *   pointer; its name is the copy's, or `pointer` when DWARF has no such variable (the source
+ *   name is then nowhere in DWARF). A parameter that the source itself names `pointer` is
+ *   declared at its own column, so it is not mistaken for one.
+ */
+function gccgoSignature(fn: DwarfFunction, signature: GoSignature): GoSignature {
+  let { params, results } = signature;
+  let receiver: GoSignature['receiver'];
+  if (results.length === 0 && fn.resultType) {
+    const type = fn.resultType;
+    results =
+      fn.resultTypeIsList && type.kind === 'struct'
+        ? type.fields.map((f, i) => ({ name: gccgoResultName(f.name, i), type: f.type }))
+        : [{ name: 'r0', type }];
+  }
+  const first = fn.params[0];
+  const pointee = first?.type?.kind === 'pointer' ? first.type.elem : undefined;
+  const atFunction = (x: { declLine?: number; declColumn?: number }): boolean => x.declLine === fn.declLine && x.declColumn === fn.declColumn;
+  if (first && !first.isReturn && first.name === 'pointer' && pointee && atFunction(first)) {
+    const copy = fn.variables.find((v) => atFunction(v) && v.name !== '' && v.type?.name === pointee.name && v.type.size === pointee.size);
+    const value: GoParam = { name: copy?.name ?? first.name, type: pointee };
+    params = [value, ...params.slice(1)];
+    receiver = 'value';
+  }
+  return receiver ? { params, results, receiver } : { params, results };
+}
+
+/** A gccgo result-struct field's name as Go source names the result: `UNNAMED`, `$retN`, `_` or empty → `r<i>`. */
+export function gccgoResultName(field: string, index: number): string {
+  return field === '' || field === 'UNNAMED' || field === '_' || /^\$ret\d+$/.test(field) ? `r${index}` : field;
 }
 
 /**
