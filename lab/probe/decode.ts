@@ -35,33 +35,88 @@ export function decodeHeader(data: Buffer): EventHeader {
     probeId: data.readUInt32LE(0),
     tid: data.readUInt32LE(4),
     pid: data.readUInt32LE(8),
-    ktimeNs: data.readBigUInt64LE(16),
-    sp: data.readBigUInt64LE(24),
-    ip: data.readBigUInt64LE(32),
-    r14: data.readBigUInt64LE(40),
-    failedReads: data.readBigUInt64LE(48),
+    ktimeNs: u64(data, 16),
+    sp: u64(data, 24),
+    ip: u64(data, 32),
+    r14: u64(data, 40),
+    failedReads: u64(data, 48),
   };
+}
+
+// Buffer.readBigUInt64LE builds its result from several intermediate BigInts (~0.2-1 µs here);
+// DataView makes one. Events arrive in one reused buffer (lab/bcc EventCopier), so the view of
+// the last buffer seen is kept (asking a Buffer for its .buffer is itself slow).
+let lastData: Buffer | undefined;
+let lastView: DataView | undefined;
+
+function viewOf(data: Buffer): DataView {
+  if (data !== lastData || lastView === undefined) {
+    lastData = data;
+    lastView = new DataView(data.buffer, data.byteOffset, data.length);
+  }
+  return lastView;
+}
+
+/** The u64 at `at`; out of range, Buffer's own reader throws its usual error. */
+function u64(data: Buffer, at: number): bigint {
+  if (at < 0 || at + 8 > data.length) return data.readBigUInt64LE(at);
+  return viewOf(data).getBigUint64(at, true);
+}
+
+/** The i64 at `at`; out of range, Buffer's own reader throws its usual error. */
+function i64(data: Buffer, at: number): bigint {
+  if (at < 0 || at + 8 > data.length) return data.readBigInt64LE(at);
+  return viewOf(data).getBigInt64(at, true);
 }
 
 /** Decodes an event produced by the probe `spec`. */
 export function decodeEvent(data: Buffer, spec: ProbeSpec, nameType?: TypeNamer): DecodedEvent {
   const header = decodeHeader(data);
-  const bias = header.ip - BigInt(spec.vaddr);
-  const namer: TypeNamer | undefined = nameType ? (address) => nameType(address - bias) : undefined;
-  const values = spec.reads.map((read) => ({
-    name: read.name,
-    type: read.type.name,
-    value: decodeRead(data, read, header.failedReads, namer),
-  }));
+  let namer: TypeNamer | undefined;
+  if (nameType) {
+    // The load bias is needed only for interface values: computed on first use.
+    let bias: bigint | undefined;
+    namer = (address) => nameType(address - (bias ??= header.ip - BigInt(spec.vaddr)));
+  }
+  const reads = spec.reads;
+  const values: NamedValue[] = new Array<NamedValue>(reads.length);
+  for (let i = 0; i < reads.length; i++) {
+    const read = reads[i]!;
+    values[i] = { name: read.name, type: read.type.name, value: decodeRead(data, read, header.failedReads, namer) };
+  }
   return { header, spec, values };
+}
+
+/** What decoding a read needs beyond the event, derived once per plan rather than per event. */
+interface PreparedRead {
+  /** The fault bits of the copies from memory: any set means the value could not be read. */
+  readonly faultMask: bigint;
+  readonly derefs: ReadonlyMap<number, DerefStep>;
+  readonly holes: DecodeContext['holes'];
+}
+
+// Hot functions decode the same few reads hundreds of thousands of times: prepare each once.
+const preparedReads = new WeakMap<ValueRead, PreparedRead>();
+
+function prepare(read: ValueRead): PreparedRead {
+  let prepared = preparedReads.get(read);
+  if (prepared === undefined) {
+    let faultMask = 0n;
+    for (const copy of read.copies) if (copy.from !== 'reg') faultMask |= 1n << BigInt(copy.errorBit);
+    prepared = {
+      faultMask,
+      derefs: new Map<number, DerefStep>(read.derefs.map((d) => [d.pointerAt, d])),
+      holes: (read.unreadableParts ?? []).map((p) => ({ from: read.slot + p.valueOffset, to: read.slot + p.valueOffset + p.size, reason: p.reason })),
+    };
+    preparedReads.set(read, prepared);
+  }
+  return prepared;
 }
 
 function decodeRead(data: Buffer, read: ValueRead, failed: bigint, nameType: TypeNamer | undefined): GoValue {
   if (read.unreadable) return { kind: 'unreadable', reason: read.unreadable };
-  const faulted = read.copies.find((c) => c.from !== 'reg' && (failed & (1n << BigInt(c.errorBit))) !== 0n);
-  if (faulted) return { kind: 'unreadable', reason: 'the stack slot could not be read (fault)' };
-  const derefs = new Map<number, DerefStep>(read.derefs.map((d) => [d.pointerAt, d]));
-  const holes = (read.unreadableParts ?? []).map((p) => ({ from: read.slot + p.valueOffset, to: read.slot + p.valueOffset + p.size, reason: p.reason }));
+  const { faultMask, derefs, holes } = prepare(read);
+  if (failed !== 0n && (failed & faultMask) !== 0n) return { kind: 'unreadable', reason: 'the stack slot could not be read (fault)' };
   return decodeAt(data, read.type, read.slot, { derefs, failed, nameType, holes });
 }
 
@@ -74,7 +129,7 @@ interface DecodeContext {
 }
 
 function decodeAt(data: Buffer, type: GoType, at: number, ctx: DecodeContext): GoValue {
-  if (type.kind !== 'struct' && type.kind !== 'array' && type.size > 0) {
+  if (ctx.holes.length > 0 && type.kind !== 'struct' && type.kind !== 'array' && type.size > 0) {
     const hole = ctx.holes.find((h) => h.from < at + type.size && at < h.to);
     if (hole) return { kind: 'unreadable', reason: hole.reason };
   }
@@ -93,7 +148,7 @@ function decodeAt(data: Buffer, type: GoType, at: number, ctx: DecodeContext): G
       return { kind: 'complex', real: read(at), imag: read(at + half), bits: half === 4 ? 64 : 128 };
     }
     case 'string': {
-      const length = Number(data.readBigInt64LE(at + 8));
+      const length = Number(i64(data, at + 8));
       const deref = ctx.derefs.get(at);
       if (length === 0) return { kind: 'string', value: '', length: 0, truncated: false };
       if (!deref) return { kind: 'unreadable', reason: 'string data beyond the dereference depth' };
@@ -156,7 +211,7 @@ function decodeAt(data: Buffer, type: GoType, at: number, ctx: DecodeContext): G
 }
 
 function faulted(deref: DerefStep, ctx: DecodeContext): boolean {
-  return (ctx.failed & (1n << BigInt(deref.errorBit))) !== 0n;
+  return ctx.failed !== 0n && (ctx.failed & (1n << BigInt(deref.errorBit))) !== 0n;
 }
 
 function readInt(data: Buffer, at: number, size: number, signed: boolean): bigint {
@@ -168,6 +223,6 @@ function readInt(data: Buffer, at: number, size: number, signed: boolean): bigin
     case 4:
       return BigInt(signed ? data.readInt32LE(at) : data.readUInt32LE(at));
     default:
-      return signed ? data.readBigInt64LE(at) : data.readBigUInt64LE(at);
+      return signed ? i64(data, at) : u64(data, at);
   }
 }
