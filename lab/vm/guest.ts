@@ -15,6 +15,8 @@ export const GuestFiles = {
   script: 'guest.sh',
   started: 'started',
   exitCode: 'exit-code',
+  /** Kernel messages at warning level and above, followed while the command runs. */
+  kernelLog: 'kernel.log',
 } as const;
 
 /** What the guest script needs. */
@@ -61,6 +63,9 @@ export function guestScript(options: GuestScriptOptions): string {
     'ensure_mount bpf /sys/fs/bpf',
     '# Kernels before 5.11 charge BPF maps to RLIMIT_MEMLOCK.',
     'ulimit -l unlimited 2>/dev/null',
+    '# If the guest dies mid-command (panic, OOM), the host reports what the kernel said last.',
+    `dmesg --follow --level=emerg,alert,crit,err,warn > ${runDir}/${GuestFiles.kernelLog} 2>/dev/null &`,
+    'kernel_log_pid=$!',
     '',
     `mkdir -p ${shellQuote(options.home)}`,
     `export HOME=${shellQuote(options.home)}`,
@@ -69,6 +74,7 @@ export function guestScript(options: GuestScriptOptions): string {
     `cd ${shellQuote(options.cwd)} || exit 125`,
     options.command.map(shellQuote).join(' '),
     'code=$?',
+    'kill "$kernel_log_pid" 2>/dev/null',
     `echo "$code" > ${runDir}/${GuestFiles.exitCode}.partial && mv ${runDir}/${GuestFiles.exitCode}.partial ${runDir}/${GuestFiles.exitCode}`,
     'sync',
     'exit "$code"',

@@ -72,7 +72,7 @@ describe('vng command line', () => {
 
   it('disables KVM under TCG and shares directories as guest=host', () => {
     expect(vngArgs({ ...base, accel: 'tcg' })).toEqual([
-      '--run', base.vmlinuz, '--name', 'golab-vm-1-1', '--memory', '2G', '--cpus', '2', '--disable-kvm',
+      '--run', base.vmlinuz, '--name', 'golab-vm-1-1', '--memory', '2G', '--cpus', '2', '--force-9p', '--disable-kvm',
       '--rwdir', '/c/runs/1/guest=/c/runs/1/guest', '--rwdir', '/work/main=/work/main',
       '--rodir', '/c/kernels/6.1=/c/kernels/6.1', '--cwd', '/work/main',
       '--append', 'lockdown=integrity', '--exec', 'bash /c/runs/1/guest/guest.sh',

@@ -78,6 +78,8 @@ export interface BootOutcome {
   readonly stderr: string;
   /** vng's own exit status (255 when the guest wrote none). */
   readonly vngExitCode: number | undefined;
+  /** Kernel warnings and worse the guest saw while the command ran. */
+  readonly kernelLog?: string;
 }
 
 /**
@@ -266,6 +268,7 @@ export async function runInVm(options: VmRunOptions): Promise<VmRunResult> {
           stdout,
           stderr,
           vngExitCode: result.exitCode,
+          kernelLog: readMarker(guestFile(guestDir, 'kernelLog')) ?? '',
         };
       } finally {
         clearTimeout(timer);
@@ -288,7 +291,12 @@ export async function runInVm(options: VmRunOptions): Promise<VmRunResult> {
     if (state.kind === 'died') {
       throw new GolabError('VM_GUEST_DIED', `the guest (${kernel.release}) died while the command ran`, {
         hint: 'run again with --verbose to see the kernel console (a panic or the OOM killer); --memory raises guest RAM',
-        detail: tailLines(outcome.stderr, 30),
+        detail: [
+          tailLines(outcome.stderr, 20),
+          `kernel messages (warning and above) until it died:\n${tailLines(outcome.kernelLog || '(none)', 20)}`,
+        ]
+          .filter((part) => part.trim() !== '')
+          .join('\n'),
         exitCode: ExitCode.checkFailed,
       });
     }

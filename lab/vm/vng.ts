@@ -37,7 +37,9 @@ export interface VngOptions {
  * under /var ("path must be defined inside a valid overlay").
  */
 export function vngArgs(options: VngOptions): string[] {
-  const args = ['--run', options.vmlinuz, '--name', options.name, '--memory', options.memory, '--cpus', String(options.cpus)];
+  // --force-9p: vng otherwise first tries virtiofsd, and the one in Debian 12's qemu package
+  // rejects vng's arguments: 3 s of retries per boot before vng falls back to 9p anyway.
+  const args = ['--run', options.vmlinuz, '--name', options.name, '--memory', options.memory, '--cpus', String(options.cpus), '--force-9p'];
   if (options.accel === 'tcg') args.push('--disable-kvm');
   for (const dir of options.rwdirs) args.push('--rwdir', `${dir}=${dir}`);
   for (const dir of options.rodirs) args.push('--rodir', `${dir}=${dir}`);
