@@ -3,6 +3,7 @@
  * process started afterwards is traced, as in the tutorial), prints each event's raw bytes and
  * each call's decoded arguments and results, and detaches cleanly on Ctrl-C.
  */
+import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { execa, type ResultPromise } from 'execa';
 import { ExitCode, GolabError } from '../errors.ts';
@@ -159,17 +160,33 @@ async function waitForEnd(args: string[], options: TraceCliOptions): Promise<str
   let tracee: ResultPromise | undefined;
   const done = new Promise<string>((resolve) => {
     const onSignal = (signal: NodeJS.Signals) => resolve(signal);
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
+    // Not process.once: execa's signal-exit handler re-raises a signal that no other listener
+    // is left to handle, which killed golab by SIGINT before it could detach and say 130. The
+    // listeners stay for the life of the process, so a second Ctrl-C during the detach is
+    // ignored too instead of killing golab halfway.
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
     if (options.duration !== undefined) setTimeout(() => resolve('duration'), options.duration * 1000).unref();
     if (options.run) {
-      tracee = execa(options.binary, args, { stdout: 'inherit', stderr: 'inherit', stdin: 'inherit', reject: false });
+      const [file, ...argv] = traceeCommand(options.binary, args);
+      tracee = execa(file!, argv, { stdout: 'inherit', stderr: 'inherit', stdin: 'inherit', reject: false });
       void tracee.then(() => resolve('exit'));
     }
   });
   const reason = await done;
   if (tracee && reason !== 'exit') tracee.kill('SIGTERM');
   return reason;
+}
+
+/**
+ * The command that starts a --run tracee: through `setpriv --pdeathsig SIGKILL` where util-linux
+ * has it, so the tracee dies with golab even when golab is killed with SIGKILL (it would
+ * otherwise be left running, reparented to init). setpriv execs the binary: the pid, the
+ * executable and so the uprobes are the tracee's own.
+ */
+function traceeCommand(binary: string, args: readonly string[]): string[] {
+  const setpriv = ['/usr/bin/setpriv', '/bin/setpriv'].find((path) => existsSync(path));
+  return setpriv ? [setpriv, '--pdeathsig', 'SIGKILL', '--', binary, ...args] : [binary, ...args];
 }
 
 function exitCodeFor(reason: string): number {

@@ -4,8 +4,9 @@
  * The CLI prints a GolabError as `error [CODE]: message`, then any detail lines, then
  * `hint: …`, and exits with the error's exit code (lab/cli/main.ts); these helpers parse that.
  */
+import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { execa, type Options } from 'execa';
+import { execa, type Options, type ResultPromise } from 'execa';
 
 /** The project root: bin/golab.mjs lives there. */
 export const PROJECT_ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -57,4 +58,72 @@ export function printedError(stderr: string): PrintedError {
     detail: lines.slice(start + 1, end).join('\n').trim(),
     hint: hintAt < 0 ? '' : lines[hintAt]!.slice('hint: '.length),
   };
+}
+
+/** The byte at `vaddr` in process `pid`'s memory: 0xCC where a uprobe is planted. */
+export function byteInProcess(pid: number, vaddr: number): number {
+  const fd = openSync(`/proc/${pid}/mem`, 'r');
+  try {
+    const buffer = Buffer.alloc(1);
+    readSync(fd, buffer, 0, 1, vaddr);
+    return buffer[0]!;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** True while `pid` exists and is not a zombie. */
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+/** Polls `check` every 100 ms until it holds; throws naming `what` after `timeoutMs`. */
+export async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** A started process whose output is collected as it comes. */
+export interface Started {
+  readonly child: ResultPromise;
+  readonly pid: number;
+  stdout(): string;
+  stderr(): string;
+}
+
+/**
+ * Starts `file args` with stdin a pipe that stays open (a seed started with -wait would take an
+ * EOF as its go signal) and collects its output.
+ */
+export function start(file: string, args: readonly string[], options: Options = {}): Started {
+  let out = '';
+  let err = '';
+  const child = execa(file, args, { cwd: PROJECT_ROOT, reject: false, stdin: 'pipe', timeout: 120_000, ...options });
+  child.stdout?.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (err += chunk.toString()));
+  return { child, pid: child.pid!, stdout: () => out, stderr: () => err };
+}
+
+/** Starts `node bin/golab.mjs ...args` in the background (see {@link start}). */
+export function startGolab(args: readonly string[], options: Options = {}): Started {
+  return start(process.execPath, [GOLAB_BIN, ...args], options);
+}
+
+/** Sends SIGKILL to each pid that still exists. */
+export function killAll(pids: Iterable<number>): void {
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // Already gone.
+    }
+  }
 }
