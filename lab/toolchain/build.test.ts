@@ -40,6 +40,16 @@ describe('buildArguments', () => {
     expect(buildArguments(gccgo12, 'pie')).toEqual(['build', '-buildvcs=false', '-gccgoflags=-g -O1', '-buildmode=pie']);
     expect(buildArguments(gccgo12, 'stripped')).toEqual(['build', '-buildvcs=false', '-gccgoflags=-g -O1 -s']);
   });
+
+  it('applies the readers\' tweaks: stripped and externally linked PIE, gccgo -O0 and extra flags', () => {
+    expect(buildArguments(go122, 'pie', { strip: true })).toEqual(['build', '-buildvcs=false', '-buildmode=pie', '-ldflags=-s -w']);
+    expect(buildArguments(go122, 'pie', { externalLink: true, strip: true })).toEqual(['build', '-buildvcs=false', '-buildmode=pie', '-ldflags=-linkmode=external -s -w']);
+    expect(buildArguments(gccgo12, 'default', { gccgoOptimization: 0, gccgoFlags: ['-fcf-protection=full'] })).toEqual(['build', '-buildvcs=false', '-gccgoflags=-g -O0 -fcf-protection=full']);
+    expect(buildArguments(gccgo12, 'pie', { strip: true })).toEqual(['build', '-buildvcs=false', '-gccgoflags=-g -O1 -s', '-buildmode=pie']);
+    // The external linker is a C toolchain: cgo must be on for it.
+    expect(buildSettings(go122, { externalLink: true }).CGO_ENABLED).toBe('1');
+    expect(buildSettings(go122).CGO_ENABLED).toBe('0');
+  });
 });
 
 describe('buildEnvironment', () => {

@@ -27,6 +27,10 @@
  * traces no longer exists with its real signature. gccgo's go tool ignores `-ldflags=-s -w`,
  * so stripping is `-s` in -gccgoflags; `-buildmode=pie` makes it compile with -fPIE and link
  * with -pie (Debian's GCC produces PIE by default anyway).
+ *
+ * Tests of the binary readers also need shapes the matrix does not build (stripped PIE, PIE
+ * linked by the C linker, gccgo at -O0 for the DWARF cross-check, gccgo with CET): a request's
+ * {@link BuildTweaks} adds those, through this same cache, instead of a second builder.
  */
 import { link, mkdir, realpath, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
@@ -36,7 +40,7 @@ import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { GolabError, ExitCode, tailLines } from '../errors.ts';
 import { buildCacheKey, hashSourceTree } from './cache-key.ts';
-import type { BuildMode, Toolchain } from './types.ts';
+import type { BuildMode, BuildTweaks, Toolchain } from './types.ts';
 import { compareGoVersions, parseGoVersion } from './version.ts';
 
 /** The tracees this repository ships, by name (directories under tracee/). */
@@ -48,6 +52,8 @@ export interface BuildRequest {
   readonly tracee: TraceeName | string;
   readonly toolchain: Toolchain;
   readonly mode: BuildMode;
+  /** Settings beyond the mode, for the readers' tests; the matrix leaves this unset. */
+  readonly tweaks?: BuildTweaks;
 }
 
 /** A built (or reused) binary. */
@@ -103,23 +109,26 @@ export function traceeDir(tracee: string): string {
   return path.isAbsolute(tracee) ? tracee : path.join(TRACEE_ROOT, tracee);
 }
 
-/** The `go build` arguments for a toolchain and mode, without `-o`. Pure. */
-export function buildArguments(toolchain: Toolchain, mode: BuildMode): string[] {
+/** The `go build` arguments for a toolchain, mode and tweaks, without `-o`. Pure. */
+export function buildArguments(toolchain: Toolchain, mode: BuildMode, tweaks: BuildTweaks = {}): string[] {
   const args = ['build'];
   // gccgo's go tool is Go 1.18's cmd/go; its `version` field is the language version, 1.18.
   if (goToolAtLeast(toolchain, 1, 18)) args.push('-buildvcs=false');
+  const strip = mode === 'stripped' || (mode === 'pie' && tweaks.strip === true);
   if (toolchain.kind === 'gccgo') {
-    args.push(`-gccgoflags=-g -O1${mode === 'stripped' ? ' -s' : ''}`);
+    const flags = ['-g', `-O${tweaks.gccgoOptimization ?? 1}`, ...(strip ? ['-s'] : []), ...(tweaks.gccgoFlags ?? [])];
+    args.push(`-gccgoflags=${flags.join(' ')}`);
     if (mode === 'pie') args.push('-buildmode=pie');
     return args;
   }
   if (mode === 'pie') args.push('-buildmode=pie');
-  if (mode === 'stripped') args.push('-ldflags=-s -w');
+  const ldflags = [...(tweaks.externalLink ? ['-linkmode=external'] : []), ...(strip ? ['-s', '-w'] : [])];
+  if (ldflags.length > 0) args.push(`-ldflags=${ldflags.join(' ')}`);
   return args;
 }
 
 /** The variables that shape a build (and so enter its cache key). Pure. */
-export function buildSettings(toolchain: Toolchain): Record<string, string> {
+export function buildSettings(toolchain: Toolchain, tweaks: BuildTweaks = {}): Record<string, string> {
   return {
     GO111MODULE: 'on',
     GOFLAGS: '-mod=mod',
@@ -127,7 +136,7 @@ export function buildSettings(toolchain: Toolchain): Record<string, string> {
     GOENV: 'off',
     GOWORK: 'off',
     GOPROXY: 'off',
-    CGO_ENABLED: toolchain.kind === 'gccgo' ? '1' : '0',
+    CGO_ENABLED: toolchain.kind === 'gccgo' || tweaks.externalLink === true ? '1' : '0',
   };
 }
 
@@ -137,14 +146,14 @@ export function buildSettings(toolchain: Toolchain): Record<string, string> {
  * Nothing else is inherited, so a user's GOROOT, GOARCH or GOEXPERIMENT cannot change a binary
  * behind the cache's back. Pure.
  */
-export function buildEnvironment(toolchain: Toolchain, cacheDir: string, env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+export function buildEnvironment(toolchain: Toolchain, cacheDir: string, env: NodeJS.ProcessEnv = process.env, tweaks: BuildTweaks = {}): Record<string, string> {
   const result: Record<string, string> = {
     PATH: env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
     HOME: env.HOME ?? cacheDir,
     LANG: 'C',
     GOCACHE: path.join(cacheDir, 'gocache', toolchain.id),
     GOPATH: path.join(cacheDir, 'gopath'),
-    ...buildSettings(toolchain),
+    ...buildSettings(toolchain, tweaks),
   };
   if (env.TMPDIR !== undefined) result.TMPDIR = env.TMPDIR;
   return result;
@@ -185,7 +194,8 @@ async function buildOne(request: BuildRequest, options: BuildOptions, digests: D
     });
   }
   const { toolchain, mode } = request;
-  const args = buildArguments(toolchain, mode);
+  const tweaks = request.tweaks ?? {};
+  const args = buildArguments(toolchain, mode, tweaks);
   const key = buildCacheKey({
     sourceDigest,
     toolchainId: toolchain.id,
@@ -194,7 +204,7 @@ async function buildOne(request: BuildRequest, options: BuildOptions, digests: D
     fingerprint: toolchain.fingerprint,
     mode,
     args,
-    env: buildSettings(toolchain),
+    env: buildSettings(toolchain, tweaks),
   });
   const entryDir = path.join(cacheDir, `${name}-${toolchain.id}-${mode}-${key.slice(0, 16)}`);
   const binary = path.join(entryDir, name);
@@ -203,7 +213,7 @@ async function buildOne(request: BuildRequest, options: BuildOptions, digests: D
   if (await isExecutable(binary)) return { ...base, cached: true };
   let pending = inFlight.get(binary);
   if (!pending) {
-    pending = runBuild(sourceDir, entryDir, binary, args, buildEnvironment(toolchain, cacheDir), base, options.signal);
+    pending = runBuild(sourceDir, entryDir, binary, args, buildEnvironment(toolchain, cacheDir, process.env, tweaks), base, options.signal);
     inFlight.set(binary, pending);
     void pending.then(
       () => inFlight.delete(binary),

@@ -4,7 +4,7 @@
  * each of them in each build mode, through a content-addressed cache; Docker images stand in
  * for toolchains that are not installed.
  */
-export { BUILD_MODES, isBuildMode, type BuildMode, type GoAbi, type Toolchain, type ToolchainKind } from './types.ts';
+export { BUILD_MODES, isBuildMode, type BuildMode, type BuildTweaks, type GoAbi, type Toolchain, type ToolchainKind } from './types.ts';
 export {
   discoverToolchains,
   discoverToolchainsDetailed,

@@ -44,6 +44,29 @@ export interface Toolchain {
 /** How a tracee is linked: the toolchain's default, position-independent, or stripped. */
 export type BuildMode = 'default' | 'pie' | 'stripped';
 
+/**
+ * Build settings beyond {@link BuildMode}, for the tests of the binary readers and the DWARF
+ * cross-check (the matrix never sets them). They reach the cache key through the build's
+ * arguments and environment, so each combination is cached on its own.
+ */
+export interface BuildTweaks {
+  /** Also strip (`-ldflags=-s -w`, gccgo `-s`) a `pie` build: a stripped PIE. */
+  readonly strip?: boolean;
+  /**
+   * gc only: link with the C linker (`-ldflags=-linkmode=external`), as cgo programs are.
+   * Needs cgo, so such builds run with CGO_ENABLED=1.
+   */
+  readonly externalLink?: boolean;
+  /**
+   * gccgo only: GCC's optimization level, 1 unless set (see build.ts). At 0 the prologue copies
+   * every register argument to a stack home slot and DWARF describes only that slot, which is
+   * what the DWARF cross-check and the readers' tests of gccgo's -O0 DWARF rely on.
+   */
+  readonly gccgoOptimization?: 0 | 1;
+  /** gccgo only: more compiler flags, e.g. `-fcf-protection=full`. */
+  readonly gccgoFlags?: readonly string[];
+}
+
 /** Every {@link BuildMode}, in report order. */
 export const BUILD_MODES: readonly BuildMode[] = ['default', 'pie', 'stripped'];
 
