@@ -5,25 +5,27 @@
  * - gc: each parameter's DWARF location at the function's entry PC must equal the computed one
  *   (registers and stack slots; DWARF's frame base is the CFA, entry SP + 8). Results have DWARF
  *   locations only in Go 1.15, and only when named; those must equal the computed stack slots.
- * - gccgo (-O0): DWARF gives stack (MEMORY-class) parameters their caller-frame address, which
+ * - gccgo, built at -O0 (lab/toolchain's `gccgoOptimization: 0` tweak; the lab traces -O1
+ *   builds): DWARF gives stack (MEMORY-class) parameters their caller-frame address, which
  *   must equal the computed one, and register parameters only the home slot the prologue copies
  *   them to; for those, the prologue's first store of each computed register (found by
- *   lab/probe/disasm) must land exactly in that home slot at the piece's offset.
+ *   lab/probe/disasm) must land exactly in that home slot at the piece's offset. That tie needs
+ *   -O0: only there does the prologue copy every register argument to a home slot and DWARF
+ *   describe the slot alone; at -O1 DWARF gives location lists of live registers instead.
  *
  * Where DWARF is known to be wrong or silent, KNOWN_DISCREPANCIES says so case by case, and the
  * test checks that DWARF really does disagree there (so a fixed compiler makes the entry fail
  * as stale rather than hide a regression). golang/go#45720, #46845 and #72833 did not reproduce
  * on the zoo with the installed toolchains; nothing here waives them.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { readDwarf, type DwarfFunction, type DwarfParam } from '../elf/dwarf.ts';
 import { ElfFile } from '../elf/file.ts';
 import { findFunction, functionBytes, goVersionOf } from '../elf/functions.ts';
 import { findFirstStore } from '../probe/disasm.ts';
-import { buildTracee, installedToolchains, ZOO_DIR, type TraceeToolchain } from '../../tracee/zoo/build.ts';
+import { buildTracee } from '../toolchain/build.ts';
+import { discoverToolchains } from '../toolchain/discover.ts';
+import type { Toolchain } from '../toolchain/types.ts';
 import { ZOO_FUNCTIONS, type ZooFunction } from '../../tracee/zoo/signatures.ts';
 import { dwarfPiecesAnywhere, dwarfPiecesAt, renderDwarfPieces, renderValue } from './crosscheck.ts';
 import { layoutFunction, type FunctionLayout, type IntReg } from './layout.ts';
@@ -131,8 +133,17 @@ function known(
 /** One finding: a mismatch DWARF is not known for, or a known discrepancy DWARF no longer shows. */
 type Problem = string;
 
+/** A toolchain under test, with the short id KNOWN_DISCREPANCIES matches (`go1.19`, `gccgo-12`). */
+interface TestToolchain {
+  readonly id: string;
+  readonly kind: 'gc' | 'gccgo';
+  /** gc only: the minor version (19 for Go 1.19). */
+  readonly minor?: number;
+  readonly toolchain: Toolchain;
+}
+
 interface Built {
-  toolchain: TraceeToolchain;
+  toolchain: TestToolchain;
   elf: ElfFile;
   dwarf: ReturnType<typeof readDwarf>;
 }
@@ -232,19 +243,17 @@ function compare(id: string, func: string, value: string, kind: 'param' | 'resul
   }
 }
 
-const toolchains = installedToolchains();
-let workDir = '';
-beforeAll(() => {
-  workDir = mkdtempSync(path.join(tmpdir(), 'golab-crosscheck-'));
-});
-afterAll(() => {
-  if (workDir !== '') rmSync(workDir, { recursive: true, force: true });
+const toolchains: TestToolchain[] = (await discoverToolchains()).map((toolchain) => {
+  if (toolchain.kind === 'gccgo') return { id: toolchain.id, kind: 'gccgo', toolchain };
+  const minor = Number(/^1\.(\d+)/.exec(toolchain.version)?.[1] ?? 0);
+  return { id: `go1.${minor}`, kind: 'gc', minor, toolchain };
 });
 
 describe.skipIf(toolchains.length === 0)('DWARF cross-check of every zoo function', () => {
   for (const toolchain of toolchains) {
     it(`built with ${toolchain.id}`, { timeout: 300_000 }, async () => {
-      const binary = await buildTracee(ZOO_DIR, toolchain, path.join(workDir, `zoo-${toolchain.id}`));
+      const tweaks = toolchain.kind === 'gccgo' ? { tweaks: { gccgoOptimization: 0 as const } } : {};
+      const binary = (await buildTracee({ tracee: 'zoo', toolchain: toolchain.toolchain, mode: 'default', ...tweaks })).path;
       const elf = ElfFile.open(binary);
       const built: Built = { toolchain, elf, dwarf: readDwarf(elf) };
       const problems: Problem[] = [];

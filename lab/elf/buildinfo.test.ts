@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readBuildInfo } from './buildinfo.ts';
 import { ElfFile } from './file.ts';
 import { goVersionOf } from './functions.ts';
-import { BuildDir, installedToolchains, seedDir } from './test-support.ts';
+import { BuildDir, installedToolchains } from './test-support.ts';
 
 describe('readBuildInfo', () => {
   const builds = new BuildDir();
@@ -12,12 +12,12 @@ describe('readBuildInfo', () => {
   const bins = new Map<string, string>();
   let gccgo: string | undefined;
 
-  beforeAll(() => {
+  beforeAll(async () => {
     for (const tc of toolchains) {
-      bins.set(`${tc.minor}-default`, builds.go(tc, 'default'));
-      bins.set(`${tc.minor}-pie`, builds.go(tc, 'pie'));
+      bins.set(`${tc.minor}-default`, await builds.go(tc, 'default'));
+      bins.set(`${tc.minor}-pie`, await builds.go(tc, 'pie'));
     }
-    gccgo = builds.gccgo(`${seedDir}/main.go`);
+    gccgo = await builds.gccgo();
   }, 900_000);
   afterAll(() => builds.remove());
 

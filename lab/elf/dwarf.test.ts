@@ -1,11 +1,10 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GoType } from '../abi/types.ts';
 import { locationAt, readDwarf, type DwarfParam } from './dwarf.ts';
 import { ElfFile } from './file.ts';
-import { BuildDir, installedToolchains, seedDir } from './test-support.ts';
+import { BuildDir, installedToolchains, testProgram } from './test-support.ts';
 
 /** A program whose one function takes one value of each kind the lab decodes. */
 const kindsProgram = `package main
@@ -38,6 +37,44 @@ func main() {
 }
 `;
 
+/** Result shapes gccgo tells apart only by its result variables (see DwarfFunction.resultTypeIsList). */
+const resultsProgram = `package main
+
+type Account struct{ ID, Balance int64 }
+
+//go:noinline
+func (a Account) Describe(pointer int) string { return "x" }
+
+//go:noinline
+func (pointer *Account) Transfer(n int64) bool { pointer.Balance -= n; return true }
+
+//go:noinline
+func (Account) Unnamed() int { return 1 }
+
+//go:noinline
+func anonymous(a int) struct{ X, Y int } { return struct{ X, Y int }{a, a} }
+
+//go:noinline
+func pair(a int) (X, Y int) { return a, a }
+
+//go:noinline
+func unnamed(a int) (int8, string) { return int8(a), "" }
+
+//go:noinline
+func namedStruct(a int) (s struct{ X, Y int }) { s.X = a; return }
+
+//go:noinline
+func one(a int) (n int) { n = a; return }
+
+func main() {
+	acct := Account{1, 2}
+	println(acct.Describe(1), acct.Transfer(1), acct.Unnamed(), anonymous(1).X, namedStruct(2).X, one(3))
+	x, _ := pair(1)
+	i, _ := unnamed(1)
+	println(x, i)
+}
+`;
+
 /** name:kind:size of each param, the shape tests compare. */
 const summary = (params: readonly DwarfParam[]): string[] =>
   params.map((p) => `${p.isReturn ? 'result ' : ''}${p.name} ${p.type?.name}:${p.type?.kind}:${p.type?.size}/${p.type?.align}`);
@@ -49,18 +86,15 @@ describe('readDwarf', () => {
   let gccgoSeed: string | undefined;
   let gccgoKinds: string | undefined;
 
-  beforeAll(() => {
-    const src = join(builds.dir, 'kinds-src');
-    mkdirSync(src);
-    writeFileSync(join(src, 'main.go'), kindsProgram);
-    writeFileSync(join(src, 'go.mod'), 'module golab/kinds\n\ngo 1.15\n');
+  beforeAll(async () => {
+    const src = testProgram('kinds', { 'main.go': kindsProgram });
     for (const tc of toolchains) {
-      bins.set(`seed-${tc.minor}`, builds.go(tc, 'default'));
-      if ([15, 21, 27].includes(tc.minor)) bins.set(`kinds-${tc.minor}`, builds.go(tc, 'default', src, 'kinds'));
+      bins.set(`seed-${tc.minor}`, await builds.go(tc, 'default'));
+      if ([15, 21, 27].includes(tc.minor)) bins.set(`kinds-${tc.minor}`, await builds.go(tc, 'default', src));
     }
-    bins.set('seed-stripped', builds.go(toolchains.at(-1)!, 'stripped'));
-    gccgoSeed = builds.gccgo(`${seedDir}/main.go`);
-    gccgoKinds = builds.gccgo(join(src, 'main.go'), 'kinds-gccgo');
+    bins.set('seed-stripped', await builds.go(toolchains.at(-1)!, 'stripped'));
+    gccgoSeed = await builds.gccgo();
+    gccgoKinds = await builds.gccgo(src);
   }, 900_000);
   afterAll(() => builds.remove());
 
@@ -155,6 +189,41 @@ describe('readDwarf', () => {
     const kinds = fn.params.map((p) => (p.type?.kind === 'pointer' ? `pointer:${p.type.shape}` : p.type?.kind === 'interface' ? `interface:${p.type.empty}` : p.type?.kind));
     expect(kinds).toEqual(['int', 'int', 'int', 'float', 'complex', 'string', 'slice', 'pointer:map', 'pointer:chan', 'pointer:func', 'interface:true', 'interface:false', 'array', 'struct', 'pointer:pointer', 'interface:false', 'pointer:pointer']);
     expect(fn.params[6]!.type).toMatchObject({ name: '[]int', elem: { name: 'int' } });
+  });
+
+  it('reads gccgo-12 results from the subprogram type, and value receivers passed by pointer', async () => {
+    const binary = await builds.gccgo(testProgram('results', { 'main.go': resultsProgram }));
+    if (!binary) return;
+    const dwarf = readDwarf(ElfFile.open(binary));
+    const results = (name: string) => {
+      const fn = dwarf.function(name)!;
+      const type = fn.resultType;
+      return { list: fn.resultTypeIsList, type: type?.kind === 'struct' ? type.fields.map((f) => `${f.name} ${f.type.name}`) : type?.name };
+    };
+    expect(results('main.pair')).toEqual({ list: true, type: ['X int', 'Y int'] });
+    expect(results('main.unnamed')).toEqual({ list: true, type: ['UNNAMED int8', 'UNNAMED string'] });
+    // One result of an anonymous struct type: a result variable has the function's type DIE.
+    expect(results('main.anonymous')).toEqual({ list: false, type: ['X int', 'Y int'] });
+    expect(results('main.namedStruct')).toEqual({ list: false, type: ['X int', 'Y int'] });
+    expect(results('main.one')).toEqual({ list: false, type: 'int' });
+    expect(dwarf.function('main.main')).toMatchObject({ resultType: undefined, resultTypeIsList: false });
+    // The value receiver: a `pointer` parameter at the function's own position, copied into a
+    // variable with the receiver's name; the source's own `pointer` sits at its own column.
+    const describe = dwarf.function('main.Account.Describe')!;
+    const [receiver, own] = describe.params;
+    expect([receiver!.name, receiver!.type?.name, receiver!.declLine, receiver!.declColumn]).toEqual(['pointer', '*Account', describe.declLine, describe.declColumn]);
+    expect(own).toMatchObject({ name: 'pointer', type: { name: 'int' } });
+    expect(own!.declColumn).not.toBe(describe.declColumn);
+    expect(describe.variables.find((v) => v.declColumn === describe.declColumn && v.name === 'a')?.type?.name).toBe('Account');
+    // A pointer receiver the source names `pointer` is at the function's position too, but
+    // has no copy: the copy is what marks a value receiver.
+    const transfer = dwarf.function('main.Account.Transfer')!;
+    expect(transfer.params[0]).toMatchObject({ name: 'pointer', type: { name: '*Account' }, declColumn: transfer.declColumn });
+    expect(transfer.variables.filter((v) => v.type?.name === 'Account')).toEqual([]);
+    // An unnamed value receiver: `r.0.pointer`, copied to `r.0`.
+    const unnamed = dwarf.function('main.Account.Unnamed')!;
+    expect(unnamed.params.map((p) => p.name)).toEqual(['r.0.pointer']);
+    expect(unnamed.variables.find((v) => v.type?.name === 'Account')?.name).toBe('r.0');
   });
 
   it('says DWARF_MISSING for a stripped binary', () => {

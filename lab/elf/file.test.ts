@@ -42,10 +42,10 @@ describe('ElfFile', () => {
   const tc: Toolchain[] = installedToolchains().filter((t) => t.minor === 15 || t.minor === 19 || t.minor === 27);
   const bins: Record<string, string> = {};
 
-  beforeAll(() => {
+  beforeAll(async () => {
     for (const t of tc) {
-      bins[`${t.minor}`] = builds.go(t, 'default');
-      bins[`${t.minor}-pie`] = builds.go(t, 'pie');
+      bins[`${t.minor}`] = await builds.go(t, 'default');
+      bins[`${t.minor}-pie`] = await builds.go(t, 'pie');
     }
   }, 600_000);
   afterAll(() => builds.remove());

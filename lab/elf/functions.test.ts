@@ -1,10 +1,9 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ElfFile } from './file.ts';
 import { findFunction, functionBytes, goVersionOf, listGoFunctions, nearestNames } from './functions.ts';
-import { BuildDir, installedToolchains, seedDir, type BuildVariant } from './test-support.ts';
+import { BuildDir, installedToolchains, testProgram, type BuildVariant } from './test-support.ts';
 
 const run = (cmd: string, ...args: string[]): string => execFileSync(cmd, args, { encoding: 'utf8', maxBuffer: 64 << 20 });
 
@@ -53,18 +52,15 @@ describe('findFunction', () => {
   let gccgoStripped: string | undefined;
   let inline: string | undefined;
 
-  beforeAll(() => {
-    for (const tc of toolchains) for (const v of variants) bins.set(`${tc.minor}-${v}`, builds.go(tc, v));
-    gccgo = builds.gccgo(`${seedDir}/main.go`);
+  beforeAll(async () => {
+    for (const tc of toolchains) for (const v of variants) bins.set(`${tc.minor}-${v}`, await builds.go(tc, v));
+    gccgo = await builds.gccgo();
     if (gccgo) {
       gccgoStripped = join(builds.dir, 'seed-gccgo-stripped');
       run('strip', '-o', gccgoStripped, gccgo);
     }
-    const src = join(builds.dir, 'inline-src');
-    mkdirSync(src);
-    writeFileSync(join(src, 'main.go'), inlineProgram);
-    writeFileSync(join(src, 'go.mod'), 'module golab/inline\n\ngo 1.15\n');
-    inline = builds.go(toolchains.find((t) => t.minor === 21)!, 'default', src, 'inline');
+    const src = testProgram('inline', { 'main.go': inlineProgram });
+    inline = await builds.go(toolchains.find((t) => t.minor === 21)!, 'default', src);
   }, 900_000);
   afterAll(() => builds.remove());
 

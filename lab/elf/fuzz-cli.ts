@@ -62,7 +62,7 @@ if (opts.child) {
   let exitCode = 0;
   try {
     process.stderr.write('fuzz: building the seed corpus…\n');
-    const seeds = buildCorpus(builds);
+    const seeds = await buildCorpus(builds);
     process.stderr.write(`fuzz: ${seeds.length} seed binaries: ${seeds.map((s) => s.name).join(', ')}\n`);
     if (opts.replay !== undefined) {
       const report = runCase(seeds, 0, Number(opts.replay) >>> 0, Number(opts.timeBound));

@@ -11,8 +11,8 @@ describe('fuzzing the readers', () => {
   let seeds: FuzzSeed[] = [];
   const seedNamed = (name: string): Buffer => Buffer.from(seeds.find((s) => s.name === name)!.data);
 
-  beforeAll(() => {
-    seeds = buildCorpus(builds);
+  beforeAll(async () => {
+    seeds = await buildCorpus(builds);
   }, 900_000);
   afterAll(() => builds.remove());
 

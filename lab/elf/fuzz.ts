@@ -6,7 +6,7 @@
  * case's seed reproduces it exactly.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { GolabError } from '../errors.ts';
 import { readBuildInfo } from './buildinfo.ts';
@@ -14,7 +14,7 @@ import { readDwarf } from './dwarf.ts';
 import { ElfFile } from './file.ts';
 import { findFunction, listGoFunctions } from './functions.ts';
 import { readPclntab } from './pclntab.ts';
-import { type BuildDir, installedToolchains } from './test-support.ts';
+import { type BuildDir, installedToolchains, testProgram } from './test-support.ts';
 
 /** An unmutated binary the fuzzer starts from. */
 export interface FuzzSeed {
@@ -293,13 +293,11 @@ export function describeFailure(r: FuzzCaseReport): string {
  * shapes the readers meet (default, stripped, PIE; zlib-compressed and plain DWARF 4 and 5;
  * pointer and inline build info; every pclntab layout installed) plus gccgo.
  */
-export function buildCorpus(builds: BuildDir): FuzzSeed[] {
+export async function buildCorpus(builds: BuildDir): Promise<FuzzSeed[]> {
   const seeds: FuzzSeed[] = [];
-  const src = join(builds.dir, 'fuzz-src');
-  mkdirSync(src, { recursive: true });
-  writeFileSync(join(src, 'go.mod'), 'module golab/fuzzseed\n\ngo 1.15\n');
   // Small on purpose (no fmt): parsing cost per case is mostly DWARF size.
-  writeFileSync(join(src, 'main.go'), `package main
+  const src = testProgram('fuzzseed', {
+    'main.go': `package main
 
 //go:noinline
 func ebpfDemo(a1 int, a2 bool, a3 float32) (r1 int64, r2 int32, r3 string) {
@@ -311,24 +309,25 @@ func main() {
 	r1, r2, r3 := ebpfDemo(100, true, 66.88)
 	println(r1, r2, r3)
 }
-`);
+`,
+  });
   const add = (name: string, path: string): void => {
     seeds.push({ name, data: readFileSync(path), path });
   };
-  const plain = (path: string): string => {
-    const out = `${path}-plain`;
+  const plain = (path: string, name: string): string => {
+    const out = join(builds.dir, `${name}-plain`);
     execFileSync('objcopy', ['--decompress-debug-sections', path, out]);
     return out;
   };
   const wanted = [15, 19, 21, 26, 27];
   for (const tc of installedToolchains().filter((t) => wanted.includes(t.minor))) {
-    const def = builds.go(tc, 'default', src, 'fuzz');
+    const def = await builds.go(tc, 'default', src);
     add(`go1.${tc.minor}`, def);
-    add(`go1.${tc.minor}-plain-dwarf`, plain(def));
-    if (tc.minor === 15 || tc.minor === 27) add(`go1.${tc.minor}-pie`, builds.go(tc, 'pie', src, 'fuzz'));
-    if (tc.minor === 21 || tc.minor === 26) add(`go1.${tc.minor}-stripped`, builds.go(tc, 'stripped', src, 'fuzz'));
+    add(`go1.${tc.minor}-plain-dwarf`, plain(def, `go1.${tc.minor}`));
+    if (tc.minor === 15 || tc.minor === 27) add(`go1.${tc.minor}-pie`, await builds.go(tc, 'pie', src));
+    if (tc.minor === 21 || tc.minor === 26) add(`go1.${tc.minor}-stripped`, await builds.go(tc, 'stripped', src));
   }
-  const gccgo = builds.gccgo(join(src, 'main.go'), 'fuzz-gccgo');
+  const gccgo = await builds.gccgo(src);
   if (gccgo) add('gccgo-12', gccgo);
   return seeds;
 }

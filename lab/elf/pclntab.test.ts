@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ElfFile } from './file.ts';
 import { readPclntab } from './pclntab.ts';
-import { BuildDir, installedToolchains, seedDir, type BuildVariant, type Toolchain } from './test-support.ts';
+import { BuildDir, installedToolchains, type BuildVariant, type Toolchain } from './test-support.ts';
 
 /** Text symbols (T/t) as the toolchain's own `go tool nm` lists them: name → addresses. */
 function goToolNm(tc: Toolchain, path: string): Map<string, Set<number>> {
@@ -34,14 +34,14 @@ describe('readPclntab', () => {
   const external = toolchains.filter((t) => [19, 21, 27].includes(t.minor));
   let gccgo: string | undefined;
 
-  beforeAll(() => {
+  beforeAll(async () => {
     for (const tc of toolchains) {
-      for (const v of ['default', 'stripped', 'pie', 'pie-stripped'] as const) bins.set(key(tc.minor, v), builds.go(tc, v));
+      for (const v of ['default', 'stripped', 'pie', 'pie-stripped'] as const) bins.set(key(tc.minor, v), await builds.go(tc, v));
     }
     for (const tc of external) {
-      for (const v of ['pie-external', 'pie-external-stripped'] as const) bins.set(key(tc.minor, v), builds.go(tc, v));
+      for (const v of ['pie-external', 'pie-external-stripped'] as const) bins.set(key(tc.minor, v), await builds.go(tc, v));
     }
-    gccgo = builds.gccgo(`${seedDir}/main.go`);
+    gccgo = await builds.gccgo();
   }, 1_200_000);
   afterAll(() => builds.remove());
 

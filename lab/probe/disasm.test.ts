@@ -1,27 +1,17 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ElfFile } from '../elf/file.ts';
 import { findFunction, functionBytes, listGoFunctions } from '../elf/functions.ts';
-import { buildTracee, installedToolchains, SEED_DIR, ZOO_DIR, type TraceeToolchain } from '../../tracee/zoo/build.ts';
+import { buildTracee } from '../toolchain/build.ts';
+import { discoverToolchains } from '../toolchain/discover.ts';
 import { findFirstStore, findFirstXmmSpill, findReturnOffsets } from './disasm.ts';
 
 const run = promisify(execFile);
-const toolchains = installedToolchains();
-const gc = (minor: number): TraceeToolchain | undefined => toolchains.find((t) => t.kind === 'gc' && t.minor === minor);
-const go119 = gc(19);
+// Builds go through lab/toolchain's cache (the zoo builds are the ones test/zoo.test.ts traces).
+const toolchains = await discoverToolchains();
+const go119 = toolchains.find((t) => t.kind === 'gc' && /^1\.19(\.|$)/.test(t.version));
 const gccgo = toolchains.find((t) => t.kind === 'gccgo');
-
-let workDir = '';
-beforeAll(() => {
-  workDir = mkdtempSync(path.join(tmpdir(), 'golab-disasm-'));
-});
-afterAll(() => {
-  if (workDir !== '') rmSync(workDir, { recursive: true, force: true });
-});
 
 /** RET addresses of [start, start+size) as objdump prints them: an independent disassembler. */
 async function objdumpReturns(binary: string, start: number, size: number): Promise<number[]> {
@@ -100,7 +90,7 @@ describe('findFirstXmmSpill on synthetic code', () => {
 
 describe.skipIf(go119 === undefined)('the seed tracee built with Go 1.19', () => {
   it('stores a3 (X0) at entry SP+0x14 with the instruction at entry+0x1f (environment.md)', async () => {
-    const binary = await buildTracee(SEED_DIR, go119 as TraceeToolchain, path.join(workDir, 'seed-go1.19'));
+    const binary = (await buildTracee({ tracee: 'seed', toolchain: go119!, mode: 'default' })).path;
     const elf = ElfFile.open(binary);
     const fn = findFunction(elf, 'main.ebpfDemo');
     const spill = findFirstXmmSpill(functionBytes(elf, fn), fn.vaddr, 0);
@@ -115,7 +105,7 @@ describe.skipIf(go119 === undefined)('the seed tracee built with Go 1.19', () =>
 describe('RET lists agree with objdump on every zoo function, every installed toolchain', () => {
   for (const toolchain of toolchains) {
     it(`zoo built with ${toolchain.id}`, async () => {
-      const binary = await buildTracee(ZOO_DIR, toolchain, path.join(workDir, `zoo-${toolchain.id}`));
+      const binary = (await buildTracee({ tracee: 'zoo', toolchain, mode: 'default' })).path;
       const elf = ElfFile.open(binary);
       const functions = listGoFunctions(elf).filter((f) => /^main\.[A-Z(]/.test(f.name) && f.size > 0);
       expect(functions.length).toBeGreaterThanOrEqual(25);
@@ -127,8 +117,8 @@ describe('RET lists agree with objdump on every zoo function, every installed to
   }
 
   it.skipIf(gccgo === undefined)('gccgo with -fcf-protection=full (ENDBR64 at every entry)', async () => {
-    const binary = path.join(workDir, 'zoo-gccgo-cet');
-    await run((gccgo as TraceeToolchain).command, ['-g', '-O0', '-fcf-protection=full', '-o', binary, 'main.go'], { cwd: ZOO_DIR });
+    const tweaks = { gccgoOptimization: 0, gccgoFlags: ['-fcf-protection=full'] } as const;
+    const binary = (await buildTracee({ tracee: 'zoo', toolchain: gccgo!, mode: 'default', tweaks })).path;
     const elf = ElfFile.open(binary);
     const fn = findFunction(elf, 'main.Float32s');
     const code = functionBytes(elf, fn);
