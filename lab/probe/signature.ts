@@ -85,13 +85,15 @@ function dwarfFunction(dwarf: DwarfInfo, name: string): DwarfFunction | undefine
  *   one result (named `r0`: the source's name of a single named result is not told apart
  *   from a local variable, so it is not looked for), or with several results a struct whose
  *   fields are the results, named as in the source; unnamed ones (`UNNAMED`) become `r<i>`.
- * - A value receiver: gccgo passes it by address, as a parameter it names `pointer`, declared
- *   at the function's own position (the `func` keyword), and copies it into a local variable
- *   with the receiver's Go name at that same position. The signature gets the receiver's type
- *   (the pointee) and `receiver: 'value'`, so the System V layout reads the bytes through the
- *   pointer; its name is the copy's, or `pointer` when DWARF has no such variable (the source
- *   name is then nowhere in DWARF). A parameter that the source itself names `pointer` is
- *   declared at its own column, so it is not mistaken for one.
+ * - A value receiver: gccgo passes it by address, as a parameter it names `pointer` (`r.0.pointer`
+ *   when the source leaves the receiver unnamed or `_`), declared at the function's own
+ *   position (the `func` keyword), and copies it into a variable with the receiver's Go name
+ *   (`r.0` when unnamed) and type at that same position. That copy is what tells a value
+ *   receiver from a pointer receiver the source happens to name `pointer` (also declared at
+ *   the function's position, but never copied). The signature gets the receiver's type (the
+ *   pointee), the copy's name, and `receiver: 'value'`, so the System V layout reads the bytes
+ *   through the pointer. Without a copy in DWARF the parameter stays what DWARF says, a
+ *   pointer named `pointer`: the receiver's value and Go name are then not known from DWARF.
  */
 function gccgoSignature(fn: DwarfFunction, signature: GoSignature): GoSignature {
   let { params, results } = signature;
@@ -106,11 +108,13 @@ function gccgoSignature(fn: DwarfFunction, signature: GoSignature): GoSignature 
   const first = fn.params[0];
   const pointee = first?.type?.kind === 'pointer' ? first.type.elem : undefined;
   const atFunction = (x: { declLine?: number; declColumn?: number }): boolean => x.declLine === fn.declLine && x.declColumn === fn.declColumn;
-  if (first && !first.isReturn && first.name === 'pointer' && pointee && atFunction(first)) {
+  if (first && !first.isReturn && /(^|\.)pointer$/.test(first.name) && pointee && atFunction(first)) {
     const copy = fn.variables.find((v) => atFunction(v) && v.name !== '' && v.type?.name === pointee.name && v.type.size === pointee.size);
-    const value: GoParam = { name: copy?.name ?? first.name, type: pointee };
-    params = [value, ...params.slice(1)];
-    receiver = 'value';
+    if (copy) {
+      const value: GoParam = { name: copy.name, type: pointee };
+      params = [value, ...params.slice(1)];
+      receiver = 'value';
+    }
   }
   return receiver ? { params, results, receiver } : { params, results };
 }
