@@ -33,6 +33,17 @@ export const PATH_NAMES = [
 /** One measured path. */
 export type PathName = (typeof PATH_NAMES)[number];
 
+/** The floor each probed path is compared with: empty programs on the same instructions. */
+export const FLOOR_OF: Partial<Record<PathName, 'floor-entry' | 'floor-entry-ret'>> = {
+  'golab-events': 'floor-entry-ret',
+  'golab-events-unbatched': 'floor-entry-ret',
+  'golab-count': 'floor-entry',
+  'golab-latency': 'floor-entry-ret',
+  'python-bcc': 'floor-entry-ret',
+  'bpftrace-count': 'floor-entry',
+  'bpftrace-printf': 'floor-entry',
+};
+
 /** What one path measured in one round. */
 export interface PathResult {
   readonly path: PathName;
@@ -41,6 +52,8 @@ export interface PathResult {
   readonly probesPerCall: number;
   /** The floor this path is compared with. */
   readonly floor?: 'floor-entry' | 'floor-entry-ret';
+  /** That floor, measured right before this path (the load on a shared machine drifts). */
+  readonly pairedFloor?: HotRun;
   /** Events (or counted calls) the consumer got, and how many it should have. */
   readonly received?: number;
   readonly expected?: number;

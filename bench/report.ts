@@ -15,7 +15,7 @@ export interface PathSummary {
   readonly cpuUsPerCall: number;
   /** Median wall time per call, in µs (includes waiting for a CPU on a busy machine). */
   readonly wallUsPerCall: number;
-  /** Median over rounds of (this path's cpu per call / its floor's in the same round). */
+  /** Median over rounds of (this path's cpu per call / its floor's, measured right before it). */
   readonly ratio?: number;
   /** Smallest and largest per-round ratio. */
   readonly ratioRange?: readonly [number, number];
@@ -72,8 +72,8 @@ export function summarize(rounds: readonly (readonly PathResult[])[]): PathSumma
     const ratios: number[] = [];
     if (first.floor) {
       for (const { result, round } of entries) {
-        const floor = rounds[round]!.find((r) => r.path === first.floor);
-        if (floor) ratios.push(cpuPerCall(result) / cpuPerCall(floor));
+        const floor = result.pairedFloor ?? rounds[round]!.find((r) => r.path === first.floor)?.run;
+        if (floor) ratios.push(result.run.cpuNs / result.run.calls / (floor.cpuNs / floor.calls));
       }
     }
     const perEvent = entries

@@ -15,7 +15,7 @@ import { execa } from 'execa';
 import { removeStaleUprobeEvents } from '../lab/bcc/uprobe.ts';
 import type { Transport } from '../lab/probe/codegen.ts';
 import { machineInfo, type MachineInfo } from './machine.ts';
-import { closeContext, measure, openContext, PATH_NAMES, type PathName, type PathResult } from './paths.ts';
+import { closeContext, FLOOR_OF, measure, openContext, PATH_NAMES, type PathName, type PathResult } from './paths.ts';
 import { checkTargets, formatTable, formatTargets, summarize, type PathSummary, type TargetCheck } from './report.ts';
 import { BENCH_GO, buildHot } from './tracee.ts';
 
@@ -88,9 +88,14 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
     for (let round = 0; round < rounds; round++) {
       const measured: PathResult[] = [];
       for (const name of order) {
-        const result = await measure(name, context);
+        // Each path's floor is measured again right before it, so the pair sees the same load.
+        const floorName = FLOOR_OF[name];
+        const paired = floorName ? await measure(floorName, context) : undefined;
+        const measuredPath = await measure(name, context);
+        const result = paired ? { ...measuredPath, pairedFloor: paired.run } : measuredPath;
         measured.push(result);
         log(`round ${round + 1}/${rounds} ${name}: ${(result.run.cpuNs / calls / 1000).toFixed(2)} µs/call cpu, ${(result.run.elapsedNs / calls / 1000).toFixed(2)} wall` +
+          (paired ? ` (its floor just before: ${(paired.run.cpuNs / calls / 1000).toFixed(2)})` : '') +
           (result.consumerCpuNs !== undefined && result.received ? `, consumer ${(result.consumerCpuNs / result.received / 1000).toFixed(2)} µs/event` : '') +
           (result.lost ? `, ${result.lost} lost` : '') + (result.verified ? '' : ', NOT exact'));
       }
@@ -134,8 +139,8 @@ export function formatReport(report: BenchReport): string {
     '',
     formatTable(report.summary),
     '',
-    'cpu µs/call: CPU time of the tracee\'s looping thread per call; × floor: against the empty-program uprobes at the same',
-    'instructions (floor-entry: 1 probe; floor-entry-ret: entry + RET), per round, median of rounds.',
+    'cpu µs/call: CPU time of the tracee\'s looping thread per call; × floor: against empty-program uprobes on the same',
+    'instructions (floor-entry: 1 probe; floor-entry-ret: entry + RET) measured right before the path, median of rounds.',
     ...report.skipped.map((s) => `skipped ${s.path}: ${s.reason}`),
     '',
     'targets (issue 7):',
