@@ -67,6 +67,21 @@ export interface LibBccFunctions {
     logBufSize: number,
     devName: string | null,
   ): number;
+  /** bcc_func_load with an expected attach type (e.g. BPF_TRACE_UPROBE_MULTI); only on bcc ≥ 0.25. */
+  bcc_func_load_attach?(
+    module: CPointer,
+    progType: number,
+    name: string,
+    insns: CPointer,
+    progLen: number,
+    license: string,
+    kernVersion: number,
+    logLevel: number,
+    logBuf: Buffer | null,
+    logBufSize: number,
+    devName: string | null,
+    attachType: number,
+  ): number;
   bpf_attach_uprobe(
     progFd: number,
     attachType: number,
@@ -250,6 +265,7 @@ function declare(lib: LibraryHandle, api: BccApiLevel): LibBccFunctions {
     ),
     bcc_procutils_free: f('void bcc_procutils_free(void *ptr)'),
   };
+  if (api.funcLoadArity === 12) fn.bcc_func_load_attach = (...args) => rawFuncLoad(...args) as number;
   if (api.perfBufferOpts) {
     fn.bpf_open_perf_buffer_opts = f(
       'void *bpf_open_perf_buffer_opts(golab_perf_raw_cb *raw_cb, golab_perf_lost_cb *lost_cb, void *cb_cookie, int page_cnt, golab_bcc_perf_buffer_opts *opts)',

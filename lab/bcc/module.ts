@@ -87,12 +87,15 @@ export class BpfModule implements Disposable {
   }
 
   /**
-   * Loads the C function `name` as a kprobe-type program (uprobes use that type), once.
+   * Loads the C function `name` as a kprobe-type program (uprobes use that type), once per
+   * `attachType` (the expected attach type, e.g. BPF_TRACE_UPROBE_MULTI for uprobe links).
    * Throws `BPF_HELPER_REFUSED` when the kernel forbids a helper the program calls (lockdown),
    * `BPF_CTX_WRITE_REFUSED` when it forbids writing pt_regs, `BPF_VERIFIER_REJECTED` otherwise.
    */
-  load(name: string): LoadedProgram {
-    const known = this.#programs.get(name);
+  load(name: string, options: { readonly attachType?: number } = {}): LoadedProgram {
+    // A program loaded for another attach type is another kernel object.
+    const key = options.attachType === undefined ? name : `${name}#${options.attachType}`;
+    const known = this.#programs.get(key);
     if (known) return known;
     const handle = this.#live();
     const fn = this.#bcc.fn;
@@ -106,21 +109,29 @@ export class BpfModule implements Disposable {
     const size = fn.bpf_function_size(handle, name);
     const license = fn.bpf_module_license(handle);
     const kernVersion = fn.bpf_module_kern_version(handle);
-    const first = captureNativeOutput(() =>
-      fn.bcc_func_load(handle, BPF_PROG_TYPE_KPROBE, name, insns, size, license, kernVersion, 0, null, 0, null),
-    );
+    const attachType = options.attachType;
+    const withType = fn.bcc_func_load_attach;
+    if (attachType !== undefined && !withType) {
+      throw new GolabError('BCC_NO_ATTACH_TYPE', `this libbcc cannot load '${name}' with an expected attach type`, {
+        hint: 'use libbcc 0.25 or newer, or attach through perf events',
+        exitCode: ExitCode.environment,
+      });
+    }
+    const funcLoad = (logLevel: number, log: Buffer | null, logSize: number): number =>
+      attachType === undefined
+        ? fn.bcc_func_load(handle, BPF_PROG_TYPE_KPROBE, name, insns, size, license, kernVersion, logLevel, log, logSize, null)
+        : withType!(handle, BPF_PROG_TYPE_KPROBE, name, insns, size, license, kernVersion, logLevel, log, logSize, null, attachType);
+    const first = captureNativeOutput(() => funcLoad(0, null, 0));
     let fd = first.result;
     if (fd < 0) {
       // Load again with a log buffer: the verifier's last lines say why.
       const log = Buffer.alloc(VERIFIER_LOG_SIZE);
-      const retry = captureNativeOutput(() =>
-        fn.bcc_func_load(handle, BPF_PROG_TYPE_KPROBE, name, insns, size, license, kernVersion, 1, log, log.length, null),
-      );
+      const retry = captureNativeOutput(() => funcLoad(1, log, log.length));
       fd = retry.result;
       if (fd < 0) throw privilegesError(`cannot load BPF program '${name}'`, `${first.output}${retry.output}`) ?? loadError(name, cString(log) || retry.output || first.output);
     }
     const program = { name, fd };
-    this.#programs.set(name, program);
+    this.#programs.set(key, program);
     return program;
   }
 

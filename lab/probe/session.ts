@@ -6,6 +6,7 @@
  */
 import { probeCapabilities } from '../bcc/capabilities.ts';
 import { BpfModule, PerfBuffer, RingBuffer, Uprobe, loadLibBcc } from '../bcc/index.ts';
+import { BPF_TRACE_UPROBE_MULTI, UprobeLink } from '../bcc/uprobe-link.ts';
 import { layoutFunction } from '../abi/layout.ts';
 import { ExitCode, GolabError } from '../errors.ts';
 import { ElfFile, findFunction, functionBytes, type GoFunction } from '../elf/index.ts';
@@ -94,6 +95,13 @@ export interface TraceOptions {
    * per batch; 0 wakes it for every event, which costs a hot function far more (bench/).
    */
   readonly batchMs?: number;
+  /**
+   * How uprobes are attached: `perf` (perf events, every kernel; the default) or `auto`
+   * (uprobe-multi BPF links where the kernel has them, Linux ≥ 6.6, else perf events). Links
+   * detach in parallel instead of one by one under the kernel's event_mutex, which matters to
+   * callers that start many sessions (the matrix). See lab/bcc/uprobe-link.ts.
+   */
+  readonly attach?: 'perf' | 'auto';
 }
 
 /** One planned function of a session. */
@@ -109,7 +117,7 @@ export class TraceSession implements AsyncDisposable {
   readonly program: GeneratedProgram;
   readonly transport: Transport;
   readonly #module: BpfModule;
-  readonly #probes: Uprobe[];
+  readonly #probes: (Uprobe | UprobeLink)[];
   readonly #reader: PerfBuffer | RingBuffer;
   readonly #assembler: CallAssembler;
   readonly #ownsModule: boolean;
@@ -120,7 +128,7 @@ export class TraceSession implements AsyncDisposable {
     program: GeneratedProgram;
     transport: Transport;
     module: BpfModule;
-    probes: Uprobe[];
+    probes: (Uprobe | UprobeLink)[];
     reader: PerfBuffer | RingBuffer;
     assembler: CallAssembler;
     ownsModule: boolean;
@@ -149,7 +157,7 @@ export class TraceSession implements AsyncDisposable {
     const specs = new Map<number, ProbeSpec>(program.probes.map((p) => [p.spec.id, p.spec]));
     const module = options.modules ? options.modules.get(program.text) : BpfModule.compile(program.text, { libbcc: bcc });
     const ownsModule = options.modules === undefined;
-    const probes: Uprobe[] = [];
+    const probes: (Uprobe | UprobeLink)[] = [];
     let reader: PerfBuffer | RingBuffer | undefined;
     try {
       const keyByGoroutine = functions.every((f) => f.signature.abi === 'abiinternal');
@@ -175,15 +183,22 @@ export class TraceSession implements AsyncDisposable {
               ...(batchMs > 0 ? { wakeupEvents: PERF_WAKEUP_EVENTS, idleDrainMs: batchMs } : {}),
               onLost: (n) => (session.lost += n),
             });
+      let viaLinks = options.attach === 'auto' && bcc.fn.bcc_func_load_attach !== undefined;
       for (const { spec, cFunction } of program.probes) {
-        const loaded = module.load(cFunction);
-        probes.push(
-          Uprobe.attach(
-            loaded.fd,
-            { binaryPath: options.binaryPath, fileOffset: spec.fileOffset, ...(options.pid === undefined ? {} : { pid: options.pid }) },
-            bcc,
-          ),
-        );
+        const target = { binaryPath: options.binaryPath, fileOffset: spec.fileOffset, ...(options.pid === undefined ? {} : { pid: options.pid }) };
+        if (viaLinks) {
+          try {
+            probes.push(UprobeLink.attach(module.load(cFunction, { attachType: BPF_TRACE_UPROBE_MULTI }).fd, target));
+            continue;
+          } catch (error) {
+            // The first probe finds out whether this kernel loads and links uprobe-multi
+            // programs (before 6.6 it refuses one or the other); if not, perf events for all.
+            // A real problem with the program shows again on the perf path and is thrown there.
+            if (probes.length > 0) throw error;
+            viaLinks = false;
+          }
+        }
+        probes.push(Uprobe.attach(module.load(cFunction).fd, target, bcc));
       }
       reader.start();
       const instance = new TraceSession({ functions, program, transport, module, probes, reader, assembler, ownsModule });
