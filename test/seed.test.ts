@@ -50,7 +50,11 @@ describe.each(cases)('seed tracee built with Go $go ($abi)', ({ go, abi }) => {
     await requireCapability(context, 'uprobeRead');
     const { events, traceeOutput } = await traceSeed({ binaryPath: binary, abi });
     expect(traceeOutput).toBe(unprobedOutput);
-    expect(events).toHaveLength(1);
+    // One call, but the entry probe fires again if the prologue grows the stack and restarts
+    // the function (seen on the 6.1 VM kernel): every firing must read the same values.
+    expect(events.length).toBeGreaterThanOrEqual(1);
+    expect(events.length).toBeLessThanOrEqual(2);
+    for (const repeat of events.slice(1)) expect(repeat.raw).toEqual(events[0]!.raw);
     const [event] = events;
     expect(event!.a1).toBe(unprobed.a1);
     expect(event!.a2).toBe(unprobed.a2);
