@@ -7,7 +7,7 @@
  * Without --kernels: the host, plus the VM kernels 6.1 and 7 when they are cached and vng/qemu
  * are installed (a VM kernel is never downloaded unless named). Exits 1 on any `fail`.
  */
-import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
@@ -29,6 +29,7 @@ interface MatrixCliOptions {
   out: string;
   jsonOut?: string;
   progressFile?: string;
+  toolchainsFile?: string;
   vmTimeout: string;
   quiet?: boolean;
 }
@@ -57,6 +58,25 @@ export async function selectToolchains(spec: string | undefined): Promise<Toolch
     if (!chosen.some((t) => t.id === toolchain.id)) chosen.push(toolchain);
   }
   return chosen;
+}
+
+/** Toolchains written by a host run for its VM kernels (`--toolchains-file`). */
+export function readToolchains(file: string): Toolchain[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (error) {
+    throw new GolabError('MATRIX_TOOLCHAINS_FILE', `cannot read toolchains from ${file}: ${error instanceof Error ? error.message : String(error)}`, {
+      hint: 'the file is written by golab matrix for its VM kernel runs; pass --go instead',
+      exitCode: ExitCode.usage,
+    });
+  }
+  const valid = (t: unknown): t is Toolchain =>
+    typeof t === 'object' && t !== null && ['id', 'kind', 'version', 'goBinary', 'abi', 'fingerprint'].every((k) => typeof (t as Record<string, unknown>)[k] === 'string');
+  if (!Array.isArray(parsed) || parsed.length === 0 || !parsed.every(valid)) {
+    throw new GolabError('MATRIX_TOOLCHAINS_FILE', `${file} does not hold a list of toolchains`, { exitCode: ExitCode.usage });
+  }
+  return parsed;
 }
 
 /** The modes `--modes` names (all when absent). */
@@ -192,11 +212,12 @@ export function registerMatrix(program: Command): void {
     .option('--out <dir>', 'where matrix.json, MATRIX.md and matrix.html go', 'out/matrix')
     .option('--json-out <file>', 'write only the JSON report, to this file (what a VM kernel run uses)')
     .option('--progress-file <file>', 'also append each progress event to this file as a JSON line')
+    .option('--toolchains-file <file>', 'take the toolchains from this JSON file instead of discovering them (what a VM kernel run uses)')
     .option('--vm-timeout <minutes>', 'limit for each VM kernel run', '90')
     .option('-q, --quiet', 'no progress display')
     .action(async (options: MatrixCliOptions) => {
       const notes: string[] = [];
-      const toolchains = await selectToolchains(options.go);
+      const toolchains = options.toolchainsFile !== undefined ? readToolchains(options.toolchainsFile) : await selectToolchains(options.go);
       const modes = selectModes(options.modes);
       const kernels = await selectKernels(options.kernels, notes);
       const vmMinutes = Number(options.vmTimeout);

@@ -6,7 +6,7 @@
  */
 import { countsCell, renderKernelList } from './render-md.ts';
 import { countStatuses, formatCounts, formatDuration } from './summary.ts';
-import { CHECK_NAMES, type CheckResult, type MatrixReport } from './types.ts';
+import { CHECK_NAMES, type CheckName, type CheckResult, type MatrixReport } from './types.ts';
 
 /** Escapes text for HTML content and attribute values. */
 export function escapeHtml(text: string): string {
@@ -28,6 +28,9 @@ export function checkClass(result: CheckResult): string {
   if (result.status === 'pass' && (result.notes?.length ?? 0) > 0) return 'pass partial';
   return result.status;
 }
+
+/** Column letters of the heatmap (the legend explains them). */
+const CHECK_LETTERS: Readonly<Record<CheckName, string>> = { args: 'A', results: 'R', rewrite: 'W' };
 
 const STYLE = `
 body { font: 13px/1.4 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 16px 24px; color: #1f2328; background: #fff; }
@@ -82,7 +85,7 @@ export function renderHtml(report: MatrixReport): string {
       );
       const functions = [...new Map([...byKernel.values()].flatMap((cell) => cell?.functions ?? []).map((f) => [f.func, f])).keys()];
       const head = `<tr><th></th>${kernels.map((k) => `<th colspan="${CHECK_NAMES.length}">${escapeHtml(k)}</th>`).join('')}</tr>` +
-        `<tr><th></th>${kernels.map(() => CHECK_NAMES.map((c) => `<th title="${c}">${c[0]!.toUpperCase()}</th>`).join('')).join('')}</tr>`;
+        `<tr><th></th>${kernels.map(() => CHECK_NAMES.map((c) => `<th title="${c}">${CHECK_LETTERS[c]}</th>`).join('')).join('')}</tr>`;
       const rows = functions.map((func) => {
         const tds = kernels.flatMap((kernel) => {
           const fn = byKernel.get(kernel)?.functions.find((f) => f.func === func);

@@ -12,7 +12,7 @@
  * `golab vm`'s runner, on the binaries the host built into the shared cache; its cells are then
  * merged with the kernel's line as their kernel.
  */
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { probeCapabilities, lockdownMode, type KernelCapabilities } from '../bcc/capabilities.ts';
 import { hostReport } from '../bcc/host.ts';
@@ -208,6 +208,11 @@ export async function runVmKernel(
   mkdirSync(dir, { recursive: true });
   const jsonFile = join(dir, `${line}.json`);
   const progressFile = join(dir, `${line}.progress`);
+  // The guest takes the host's toolchains as they are: discovering them again runs a dozen go
+  // commands at once, which under TCG outlast discovery's timeouts; and with the same toolchain
+  // records the guest's build-cache keys equal the host's, so it reuses the host's binaries.
+  const toolchainsFile = join(dir, 'toolchains.json');
+  writeFileSync(toolchainsFile, JSON.stringify(toolchains));
   const total = toolchains.length * modes.length;
   onProgress({ kind: 'kernel-start', kernel: line, total, label: `VM kernel ${line}` });
   let lastProgress = '';
@@ -234,8 +239,8 @@ export async function runVmKernel(
         'matrix',
         '--kernels',
         HOST_KERNEL,
-        '--go',
-        toolchains.map((t) => t.id).join(','),
+        '--toolchains-file',
+        toolchainsFile,
         '--modes',
         modes.join(','),
         '--json-out',
