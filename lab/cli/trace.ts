@@ -8,6 +8,7 @@ import type { Command } from 'commander';
 import { execa, type ResultPromise } from 'execa';
 import { ExitCode, GolabError } from '../errors.ts';
 import { removeStaleUprobeEvents } from '../bcc/uprobe.ts';
+import { ElfFile, findFunction } from '../elf/index.ts';
 import { TraceSession, type TracedCall } from '../probe/session.ts';
 import { processesRunning } from '../probe/processes.ts';
 import { groupRewrites, parseRewrite, type RewriteSpec } from '../probe/rewrite-spec.ts';
@@ -99,6 +100,10 @@ function collect(value: string, previous: string[]): string[] {
 
 async function runTrace(args: string[], options: TraceCliOptions): Promise<number> {
   removeStaleUprobeEvents();
+  // Mistakes in the command line first: a wrong path or function name is reported as such,
+  // whoever else happens to run the binary.
+  const binary = ElfFile.open(options.binary);
+  for (const name of options.func) findFunction(binary, name);
   if (options.pid === undefined && !options.all && !options.run) {
     const others = processesRunning(options.binary);
     if (others.length > 0) {

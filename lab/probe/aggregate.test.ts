@@ -3,8 +3,11 @@
  * go in a real Go 1.19 build of tracee/hot (compared with `go tool objdump`), and — where the
  * kernel lets this process attach uprobes — exact counts against the tracee's own printout.
  */
+import { chmodSync, copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { execa } from 'execa';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { probeCapabilities } from '../bcc/capabilities.ts';
 import { ElfFile } from '../elf/index.ts';
 import { buildTracee, findToolchain, traceeDir } from '../toolchain/index.ts';
@@ -86,9 +89,16 @@ describe('histogram', () => {
 
 describe('tracee/hot built with Go 1.19', () => {
   let binary: string;
+  let cleanup = () => {};
+  afterAll(() => cleanup());
   beforeAll(async () => {
     const toolchain = await findToolchain('go1.19');
-    binary = (await buildTracee({ tracee: traceeDir('hot'), toolchain, mode: 'default' })).path;
+    // A private copy, so that no other process running the cached binary adds to the counts.
+    const scratch = mkdtempSync(join(tmpdir(), 'golab-aggregate-'));
+    binary = join(scratch, 'hot');
+    copyFileSync((await buildTracee({ tracee: traceeDir('hot'), toolchain, mode: 'default' })).path, binary);
+    chmodSync(binary, 0o755);
+    cleanup = () => rmSync(scratch, { recursive: true, force: true });
   }, 120_000);
 
   it('puts the entry probe on main.hot and a return probe on its RET, as objdump shows them', async () => {

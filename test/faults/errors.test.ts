@@ -9,6 +9,7 @@
  * table lists every one of them with the same exit code.
  */
 import {
+  chmodSync,
   closeSync,
   copyFileSync,
   mkdirSync,
@@ -67,7 +68,11 @@ let seed115: string;
 
 beforeAll(async () => {
   scratch = mkdtempSync(join(tmpdir(), 'golab-faults-'));
-  seed115 = (await build('seed', '1.15')).path;
+  // A private copy: other test files run the cached seed at the same time, and golab rightly
+  // refuses (BINARY_IN_USE) to trace a binary other processes are running.
+  seed115 = join(scratch, 'seed');
+  copyFileSync((await build('seed', '1.15')).path, seed115);
+  chmodSync(seed115, 0o755);
 });
 
 afterAll(() => {
