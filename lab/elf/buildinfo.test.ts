@@ -13,10 +13,9 @@ describe('readBuildInfo', () => {
   let gccgo: string | undefined;
 
   beforeAll(async () => {
-    for (const tc of toolchains) {
-      bins.set(`${tc.minor}-default`, await builds.go(tc, 'default'));
-      bins.set(`${tc.minor}-pie`, await builds.go(tc, 'pie'));
-    }
+    const wanted = toolchains.flatMap((tc) => (['default', 'pie'] as const).map((v) => [tc, v] as const));
+    const paths = await builds.goAll(wanted);
+    wanted.forEach(([tc, v], i) => bins.set(`${tc.minor}-${v}`, paths[i]!));
     gccgo = await builds.gccgo();
   }, 900_000);
   afterAll(() => builds.remove());

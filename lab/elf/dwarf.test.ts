@@ -88,11 +88,13 @@ describe('readDwarf', () => {
 
   beforeAll(async () => {
     const src = testProgram('kinds', { 'main.go': kindsProgram });
-    for (const tc of toolchains) {
-      bins.set(`seed-${tc.minor}`, await builds.go(tc, 'default'));
-      if ([15, 21, 27].includes(tc.minor)) bins.set(`kinds-${tc.minor}`, await builds.go(tc, 'default', src));
-    }
-    bins.set('seed-stripped', await builds.go(toolchains.at(-1)!, 'stripped'));
+    const wanted = [
+      ...toolchains.map((tc) => [`seed-${tc.minor}`, [tc, 'default']] as const),
+      ...toolchains.filter((tc) => [15, 21, 27].includes(tc.minor)).map((tc) => [`kinds-${tc.minor}`, [tc, 'default', src]] as const),
+      ['seed-stripped', [toolchains.at(-1)!, 'stripped']] as const,
+    ];
+    const paths = await builds.goAll(wanted.map(([, request]) => request));
+    wanted.forEach(([name], i) => bins.set(name, paths[i]!));
     gccgoSeed = await builds.gccgo();
     gccgoKinds = await builds.gccgo(src);
   }, 900_000);

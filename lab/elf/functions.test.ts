@@ -53,7 +53,9 @@ describe('findFunction', () => {
   let inline: string | undefined;
 
   beforeAll(async () => {
-    for (const tc of toolchains) for (const v of variants) bins.set(`${tc.minor}-${v}`, await builds.go(tc, v));
+    const wanted = toolchains.flatMap((tc) => variants.map((v) => [tc, v] as const));
+    const paths = await builds.goAll(wanted);
+    wanted.forEach(([tc, v], i) => bins.set(`${tc.minor}-${v}`, paths[i]!));
     gccgo = await builds.gccgo();
     if (gccgo) {
       gccgoStripped = join(builds.dir, 'seed-gccgo-stripped');

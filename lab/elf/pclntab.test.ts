@@ -4,10 +4,19 @@ import { ElfFile } from './file.ts';
 import { readPclntab } from './pclntab.ts';
 import { BuildDir, installedToolchains, type BuildVariant, type Toolchain } from './test-support.ts';
 
-/** Text symbols (T/t) as the toolchain's own `go tool nm` lists them: name → addresses. */
+const nmMemo = new Map<string, Map<string, Set<number>>>();
+
+/**
+ * Text symbols (T/t) as the toolchain's own `go tool nm` lists them: name → addresses. Memoized
+ * by path: Go ≥ 1.25 ships no prebuilt nm, so the first `go tool nm` compiles it (a minute on a
+ * busy machine with a cold GOCACHE), which beforeAll does, within its own timeout.
+ */
 function goToolNm(tc: Toolchain, path: string): Map<string, Set<number>> {
-  const out = new Map<string, Set<number>>();
+  const memo = nmMemo.get(path);
+  if (memo) return memo;
   const text = execFileSync(tc.go, ['tool', 'nm', path], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  const out = new Map<string, Set<number>>();
+  nmMemo.set(path, out);
   for (const line of text.split('\n')) {
     const m = /^\s*([0-9a-f]+) [Tt] (.+)$/.exec(line);
     if (!m) continue;
@@ -35,12 +44,14 @@ describe('readPclntab', () => {
   let gccgo: string | undefined;
 
   beforeAll(async () => {
-    for (const tc of toolchains) {
-      for (const v of ['default', 'stripped', 'pie', 'pie-stripped'] as const) bins.set(key(tc.minor, v), await builds.go(tc, v));
-    }
-    for (const tc of external) {
-      for (const v of ['pie-external', 'pie-external-stripped'] as const) bins.set(key(tc.minor, v), await builds.go(tc, v));
-    }
+    const wanted = [
+      ...toolchains.flatMap((tc) => (['default', 'stripped', 'pie', 'pie-stripped'] as const).map((v) => [tc, v] as const)),
+      ...external.flatMap((tc) => (['pie-external', 'pie-external-stripped'] as const).map((v) => [tc, v] as const)),
+    ];
+    const paths = await builds.goAll(wanted);
+    wanted.forEach(([tc, v], i) => bins.set(key(tc.minor, v), paths[i]!));
+    for (const tc of toolchains) for (const v of ['default', 'pie'] as const) goToolNm(tc, bins.get(key(tc.minor, v))!);
+    for (const tc of external) goToolNm(tc, bins.get(key(tc.minor, 'pie-external'))!);
     gccgo = await builds.gccgo();
   }, 1_200_000);
   afterAll(() => builds.remove());

@@ -11,7 +11,7 @@ import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildTracee, defaultCacheDir } from '../toolchain/build.ts';
+import { buildAll, buildTracee, defaultCacheDir } from '../toolchain/build.ts';
 import { discoverToolchains } from '../toolchain/discover.ts';
 import type { BuildMode, BuildTweaks, Toolchain as LabToolchain } from '../toolchain/types.ts';
 
@@ -101,6 +101,19 @@ export class BuildDir {
   async go(tc: Toolchain, variant: BuildVariant = 'default', srcDir = seedDir): Promise<string> {
     const { mode, tweaks } = variants[variant];
     return (await buildTracee({ tracee: srcDir, toolchain: tc.toolchain, mode, ...(tweaks ? { tweaks } : {}) })).path;
+  }
+
+  /**
+   * Builds each `[toolchain, variant, srcDir?]` like {@link go}, two toolchains at a time (the
+   * machines have 2 cores; lab/toolchain keeps one toolchain's builds in sequence so they share
+   * its freshly compiled standard library), and returns the paths in order.
+   */
+  async goAll(list: readonly (readonly [Toolchain, BuildVariant, string?])[]): Promise<string[]> {
+    const requests = list.map(([tc, variant, srcDir]) => {
+      const { mode, tweaks } = variants[variant];
+      return { tracee: srcDir ?? seedDir, toolchain: tc.toolchain, mode, ...(tweaks ? { tweaks } : {}) };
+    });
+    return (await buildAll(requests, { concurrency: 2 })).map((r) => r.path);
   }
 
   /**
