@@ -211,12 +211,12 @@ describe('readDwarf', () => {
     expect(dwarf.function('main.main')).toMatchObject({ resultType: undefined, resultTypeIsList: false });
     // The value receiver: a `pointer` parameter at the function's own position, copied into a
     // variable with the receiver's name; the source's own `pointer` sits at its own column.
-    const describe = dwarf.function('main.Account.Describe')!;
-    const [receiver, own] = describe.params;
-    expect([receiver!.name, receiver!.type?.name, receiver!.declLine, receiver!.declColumn]).toEqual(['pointer', '*Account', describe.declLine, describe.declColumn]);
+    const method = dwarf.function('main.Account.Describe')!;
+    const [receiver, own] = method.params;
+    expect([receiver!.name, receiver!.type?.name, receiver!.declLine, receiver!.declColumn]).toEqual(['pointer', '*Account', method.declLine, method.declColumn]);
     expect(own).toMatchObject({ name: 'pointer', type: { name: 'int' } });
-    expect(own!.declColumn).not.toBe(describe.declColumn);
-    expect(describe.variables.find((v) => v.declColumn === describe.declColumn && v.name === 'a')?.type?.name).toBe('Account');
+    expect(own!.declColumn).not.toBe(method.declColumn);
+    expect(method.variables.find((v) => v.declColumn === method.declColumn && v.name === 'a')?.type?.name).toBe('Account');
     // A pointer receiver the source names `pointer` is at the function's position too, but
     // has no copy: the copy is what marks a value receiver.
     const transfer = dwarf.function('main.Account.Transfer')!;
