@@ -4,7 +4,7 @@
  * signatures.ts) under System V — results from the subprogram's type, value receivers read
  * through gccgo's `pointer` parameter, and gc-style `(*T)` names found under gccgo's spelling.
  */
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { layoutFunction } from '../abi/layout.ts';
 import type { GoSignature, GoType } from '../abi/types.ts';
 import { ElfFile } from '../elf/file.ts';
@@ -39,8 +39,12 @@ function placement(signature: GoSignature): unknown {
 }
 
 describe.skipIf(gccgo === undefined)('resolveSignature on the zoo built by gccgo', () => {
-  it.each(ZOO_FUNCTIONS.filter((f) => !f.inlined).map((f) => [f.func, f] as const))('%s', async (_name, zf) => {
-    const binary = ElfFile.open((await buildTracee({ tracee: 'zoo', toolchain: gccgo!, mode: 'default' })).path);
+  let binary: ElfFile;
+  beforeAll(async () => {
+    binary = ElfFile.open((await buildTracee({ tracee: 'zoo', toolchain: gccgo!, mode: 'default' })).path);
+  }, 600_000);
+
+  it.each(ZOO_FUNCTIONS.filter((f) => !f.inlined).map((f) => [f.func, f] as const))('%s', (_name, zf) => {
     // The gc spelling on purpose: main.(*Account).Transfer is gccgo's main.Account.Transfer.
     const resolved = resolveSignature(binary, zf.gcSymbol);
     expect(resolved.abi).toBe('sysv');
@@ -52,7 +56,7 @@ describe.skipIf(gccgo === undefined)('resolveSignature on the zoo built by gccgo
 });
 
 describe.skipIf(gccgo === undefined)('resolveSignature on gccgo receivers the zoo does not have', () => {
-  it('tells a value receiver (copied) from a pointer receiver the source names `pointer` (not copied)', async () => {
+  it('tells a value receiver (copied) from a pointer receiver the source names `pointer` (not copied)', { timeout: 600_000 }, async () => {
     const src = testProgram('receivers', {
       'main.go': `package main
 
