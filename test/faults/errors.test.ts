@@ -70,6 +70,8 @@ beforeAll(async () => {
   scratch = mkdtempSync(join(tmpdir(), 'golab-faults-'));
   // A private copy: other test files run the cached seed at the same time, and golab rightly
   // refuses (BINARY_IN_USE) to trace a binary other processes are running.
+  // Readable by the unprivileged user of the privilege tests, like the build cache.
+  chmodSync(scratch, 0o755);
   seed115 = join(scratch, 'seed');
   copyFileSync((await build('seed', '1.15')).path, seed115);
   chmodSync(seed115, 0o755);
