@@ -30,6 +30,7 @@ interface MatrixCliOptions {
   jsonOut?: string;
   progressFile?: string;
   toolchainsFile?: string;
+  attach: string;
   vmTimeout: string;
   quiet?: boolean;
 }
@@ -214,6 +215,7 @@ export function registerMatrix(program: Command): void {
     .option('--progress-file <file>', 'also append each progress event to this file as a JSON line')
     .option('--toolchains-file <file>', 'take the toolchains from this JSON file instead of discovering them (what a VM kernel run uses)')
     .option('--vm-timeout <minutes>', 'limit for each VM kernel run', '90')
+    .option('--attach <how>', 'uprobe attachment on the host: auto (uprobe-multi links where the kernel has them) or perf', 'auto')
     .option('-q, --quiet', 'no progress display')
     .action(async (options: MatrixCliOptions) => {
       const notes: string[] = [];
@@ -224,6 +226,10 @@ export function registerMatrix(program: Command): void {
       if (!Number.isFinite(vmMinutes) || vmMinutes <= 0) {
         throw new GolabError('USAGE_BAD_TIMEOUT', `--vm-timeout wants minutes, got '${options.vmTimeout}'`, { exitCode: ExitCode.usage });
       }
+      if (options.attach !== 'auto' && options.attach !== 'perf') {
+        throw new GolabError('USAGE_BAD_ATTACH', `--attach wants auto or perf, got '${options.attach}'`, { exitCode: ExitCode.usage });
+      }
+      const attach: 'auto' | 'perf' = options.attach;
       const reporter = progressReporter(options.quiet === true);
       for (const note of notes) reporter.log(note);
       reporter.log(`${toolchains.map((t) => t.id).join(', ')} × ${modes.join(', ')} × ${kernels.join(', ')}`);
@@ -238,6 +244,7 @@ export function registerMatrix(program: Command): void {
           kernels,
           command,
           vmTimeoutMs: vmMinutes * 60_000,
+          attach,
           onProgress: (p) => {
             reporter.onProgress(p);
             if (progressFile) appendFileSync(progressFile, `${JSON.stringify(p)}\n`);

@@ -39,6 +39,8 @@ export interface CellInput {
   readonly timeoutMs?: number;
   /** Awaited before the cell starts any process (the previous cell's detaching). */
   readonly settled?: Promise<void>;
+  /** How uprobes attach (see TraceOptions.attach); default `auto`: links where the kernel has them. */
+  readonly attach?: 'perf' | 'auto';
 }
 
 /** What one cell produced. */
@@ -262,7 +264,7 @@ export async function runCell(input: CellInput): Promise<CellOutput> {
       ...(input.typesFrom ? { typesFrom: input.typesFrom } : {}),
       ...(rewrites.size > 0 ? { rewrites, allowWrite: true } : {}),
       modules: input.modules,
-      attach: 'auto',
+      attach: input.attach ?? 'auto',
       onCall: (call) => calls.push(call),
       onEvent: (raw, event) => {
         const step = rewriteSteps.get(event.spec.function);
