@@ -1,8 +1,8 @@
 /**
- * matrix.html: a self-contained page (inline CSS, no scripts, no external assets) with the
- * summary table and a heatmap — one block per toolchain × mode, a row per zoo function, a column
- * per kernel × check — colored by status, with each cell's reason, notes, expected and seen
- * values in its title (shown on hover).
+ * matrix.html: a self-contained page (inline CSS, no scripts, no external assets): first a
+ * heatmap — one block per toolchain × mode, a row per zoo function, a column per kernel × check —
+ * colored by status, with each cell's reason, notes, expected and seen values in its title
+ * (shown on hover); then the kernels and the summary table.
  */
 import { countsCell, renderKernelList } from './render-md.ts';
 import { countStatuses, formatCounts, formatDuration } from './summary.ts';
@@ -117,12 +117,12 @@ export function renderHtml(report: MatrixReport): string {
 <p class="meta">${escapeHtml(report.command)} · ${escapeHtml(report.createdAt)} · ${report.toolchains.length} toolchains × ${report.modes.length} modes × ${report.kernels.length} kernels ·
 ${escapeHtml(formatCounts(report.totals))} · ${escapeHtml(formatDuration(report.durationMs))}</p>
 <p class="legend"><span><i class="pass"></i>pass</span><span><i class="pass partial"></i>pass, some parts unreadable</span><span><i class="fail"></i>fail</span><span><i class="unsupported"></i>unsupported</span> Hover a cell for its reason, expected and seen values. Columns: A args, R results, W rewrite.</p>
-<h2>Summary (pass/fail/unsupported)</h2>
-<table class="summary"><thead>${summaryHead}</thead><tbody>${summaryRows.join('')}</tbody></table>
-<h2>Kernels</h2>
-<ul>${kernelItems}</ul>
 <h2>Every function, toolchain, mode, kernel and check</h2>
 <div class="blocks">${blocks.join('\n')}</div>
+<h2>Kernels</h2>
+<ul>${kernelItems}</ul>
+<h2>Summary (pass/fail/unsupported)</h2>
+<table class="summary"><thead>${summaryHead}</thead><tbody>${summaryRows.join('')}</tbody></table>
 </body></html>
 `;
 }
