@@ -11,7 +11,7 @@ export * from './types.ts';
 export { compareCall, compareValue, goQuote, goUnquote, zooSymbol, UNREADABLE_MARK, type ValueComparison } from './compare.ts';
 export { classifyCheck, valueOutcome, sameForAll, type ClassifiedValue, type ValueOutcome } from './classify.ts';
 export { deriveRewriteValue, rewriteCandidates, sameLengthVariant, intRange, isRewritableKind, type RewriteChoice, type DerivedValue } from './rewrite.ts';
-export { runCell, zooSymbolFor, isReadOnlyAddress, type CellInput, type CellOutput } from './cell.ts';
+export { runCell, zooSymbolFor, isReadOnlyAddress, planFailureCheck, type CellInput, type CellOutput } from './cell.ts';
 export { runMatrix, runHostCells, runVmKernel, buildZoos, toolchainInfo, HOST_KERNEL, type MatrixOptions, type MatrixProgress } from './run.ts';
 export { countStatuses, emptyCounts, formatCounts, formatDuration, summaryLines, failureLines } from './summary.ts';
 export { renderMarkdown, renderMatrixTable, renderKernelList, unsupportedReasons, reasonKey, reasonParts, countsCell } from './render-md.ts';

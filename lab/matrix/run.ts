@@ -5,8 +5,10 @@
  * - every tracee is built (or found in lab/toolchain's content-addressed cache) up front;
  * - cells run toolchain by toolchain, so a toolchain's default, PIE and stripped builds — whose
  *   generated programs are equal — share one compiled BCC module through a {@link ModuleCache};
- * - a cell's uprobes are detached in the background once its zoo has exited (each detach waits
- *   ~0.1 s for the kernel), and every detach is awaited once at the end.
+ * - uprobes attach as uprobe-multi links where the kernel has them (perf-event uprobes detach
+ *   one by one under the kernel's event_mutex, ~0.1 s each); a cell's links are closed in the
+ *   background once its zoo has exited, while the next cell plans, and that cell waits for them
+ *   only before it starts a process; every detach is awaited once more at the end.
  *
  * A VM kernel runs this same matrix (`golab matrix --kernels host --json-out …`) inside
  * `golab vm`'s runner, on the binaries the host built into the shared cache; its cells are then
