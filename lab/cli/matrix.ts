@@ -13,7 +13,8 @@ import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
 import { ExitCode, GolabError } from '../errors.ts';
 import { failureLines, formatCounts, formatDuration, summaryLines } from '../matrix/summary.ts';
-import { HOST_KERNEL, runMatrix, type MatrixProgress } from '../matrix/run.ts';
+import { HOST_KERNEL, runMatrix, type CellsFileLine, type MatrixProgress } from '../matrix/run.ts';
+import type { KernelInfo, MatrixCell } from '../matrix/types.ts';
 import { writeReport } from '../matrix/output.ts';
 import { discoverToolchains, findToolchain } from '../toolchain/discover.ts';
 import { BUILD_MODES, isBuildMode, type BuildMode, type Toolchain } from '../toolchain/types.ts';
@@ -30,6 +31,7 @@ interface MatrixCliOptions {
   jsonOut?: string;
   progressFile?: string;
   toolchainsFile?: string;
+  cellsOut?: string;
   attach: string;
   vmTimeout: string;
   quiet?: boolean;
@@ -213,6 +215,7 @@ export function registerMatrix(program: Command): void {
     .option('--out <dir>', 'where matrix.json, MATRIX.md and matrix.html go', 'out/matrix')
     .option('--json-out <file>', 'write only the JSON report, to this file (what a VM kernel run uses)')
     .option('--progress-file <file>', 'also append each progress event to this file as a JSON line')
+    .option('--cells-out <file>', 'append the kernel and each finished cell to this file as JSON lines (what a VM kernel run uses)')
     .option('--toolchains-file <file>', 'take the toolchains from this JSON file instead of discovering them (what a VM kernel run uses)')
     .option('--vm-timeout <minutes>', 'limit for each VM kernel run', '90')
     .option('--attach <how>', 'uprobe attachment on the host: auto (uprobe-multi links where the kernel has them) or perf', 'auto')
@@ -234,6 +237,9 @@ export function registerMatrix(program: Command): void {
       for (const note of notes) reporter.log(note);
       reporter.log(`${toolchains.map((t) => t.id).join(', ')} × ${modes.join(', ')} × ${kernels.join(', ')}`);
       const progressFile = options.progressFile === undefined ? undefined : resolve(options.progressFile);
+      const cellsOut = options.cellsOut === undefined ? undefined : resolve(options.cellsOut);
+      if (cellsOut) mkdirSync(dirname(cellsOut), { recursive: true });
+      const appendLine = (line: CellsFileLine) => appendFileSync(cellsOut!, `${JSON.stringify(line)}\n`);
       if (progressFile) mkdirSync(dirname(progressFile), { recursive: true });
       const command = ['golab', 'matrix', ...process.argv.slice(3)].join(' ');
       let report;
@@ -245,6 +251,7 @@ export function registerMatrix(program: Command): void {
           command,
           vmTimeoutMs: vmMinutes * 60_000,
           attach,
+          ...(cellsOut ? { onKernel: (kernel: KernelInfo) => appendLine({ kernel }), onCell: (cell: MatrixCell) => appendLine({ cell }) } : {}),
           onProgress: (p) => {
             reporter.onProgress(p);
             if (progressFile) appendFileSync(progressFile, `${JSON.stringify(p)}\n`);
@@ -253,7 +260,9 @@ export function registerMatrix(program: Command): void {
       } finally {
         reporter.stop();
       }
-      if (options.jsonOut !== undefined) {
+      if (cellsOut !== undefined && options.jsonOut === undefined) {
+        process.stdout.write(`matrix: wrote ${cellsOut}\n`);
+      } else if (options.jsonOut !== undefined) {
         const file = resolve(options.jsonOut);
         mkdirSync(dirname(file), { recursive: true });
         writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);

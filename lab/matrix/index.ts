@@ -12,7 +12,7 @@ export { compareCall, compareValue, goQuote, goUnquote, zooSymbol, UNREADABLE_MA
 export { classifyCheck, valueOutcome, sameForAll, type ClassifiedValue, type ValueOutcome } from './classify.ts';
 export { deriveRewriteValue, rewriteCandidates, sameLengthVariant, intRange, isRewritableKind, type RewriteChoice, type DerivedValue } from './rewrite.ts';
 export { runCell, zooSymbolFor, isReadOnlyAddress, planFailureCheck, type CellInput, type CellOutput } from './cell.ts';
-export { runMatrix, runHostCells, runVmKernel, buildZoos, toolchainInfo, HOST_KERNEL, type MatrixOptions, type MatrixProgress } from './run.ts';
+export { runMatrix, runHostCells, runVmKernel, buildZoos, toolchainInfo, HOST_KERNEL, type MatrixOptions, type MatrixProgress, type HostCellsOptions, type CellsFileLine } from './run.ts';
 export { countStatuses, emptyCounts, formatCounts, formatDuration, summaryLines, failureLines } from './summary.ts';
 export { renderMarkdown, renderMatrixTable, renderKernelList, unsupportedReasons, reasonKey, reasonParts, countsCell } from './render-md.ts';
 export { renderHtml, escapeHtml, checkTitle, checkClass } from './render-html.ts';

@@ -59,6 +59,10 @@ export interface MatrixOptions {
   readonly vmTimeoutMs?: number;
   /** How uprobes attach on the host: `auto` (links where the kernel has them; default) or `perf`. */
   readonly attach?: 'perf' | 'auto';
+  /** The host kernel's column, as soon as its capabilities are probed (for `--cells-out`). */
+  readonly onKernel?: (kernel: KernelInfo) => void;
+  /** Each host cell as it finishes (for `--cells-out`). */
+  readonly onCell?: (cell: MatrixCell) => void;
 }
 
 /** The report's view of a toolchain. */
@@ -113,19 +117,37 @@ function kernelCapabilities(capabilities: KernelCapabilities): KernelInfo['capab
   };
 }
 
+/** Options of {@link runHostCells}. */
+export interface HostCellsOptions {
+  readonly onProgress?: (progress: MatrixProgress) => void;
+  /** How uprobes attach: `auto` (links where the kernel has them) or `perf`. */
+  readonly attach?: 'perf' | 'auto';
+  /** Called with the kernel (capabilities probed) before the first cell, and with each cell as it finishes. */
+  readonly onKernel?: (kernel: KernelInfo) => void;
+  readonly onCell?: (cell: MatrixCell) => void;
+}
+
 /** Runs every cell on the running kernel. */
 export async function runHostCells(
   toolchains: readonly Toolchain[],
   modes: readonly BuildMode[],
   builds: { built: Map<string, BuildResult>; failed: Map<string, string> },
-  onProgress: (progress: MatrixProgress) => void = () => {},
-  kernelName = HOST_KERNEL,
-  attach: 'perf' | 'auto' = 'auto',
+  options: HostCellsOptions = {},
 ): Promise<{ kernel: KernelInfo; cells: MatrixCell[] }> {
+  const onProgress = options.onProgress ?? (() => {});
+  const attach = options.attach ?? 'auto';
+  const kernelName = HOST_KERNEL;
   const started = Date.now();
   const capabilities = await probeCapabilities();
   const total = toolchains.length * modes.length;
   onProgress({ kind: 'kernel-start', kernel: kernelName, total, label: `${hostReport().kernel}` });
+  options.onKernel?.({
+    name: kernelName,
+    release: hostReport().kernel,
+    lockdown: lockdownMode(),
+    capabilities: kernelCapabilities(capabilities),
+    durationMs: 0,
+  });
   const cells: MatrixCell[] = [];
   const detaches: Promise<void>[] = [];
   const modules = new ModuleCache();
@@ -162,6 +184,7 @@ export async function runHostCells(
           };
         }
         cells.push(cell);
+        options.onCell?.(cell);
         onProgress({
           kind: 'cell',
           kernel: kernelName,
@@ -198,7 +221,20 @@ function vmResultsDir(cacheRoot: string): string {
   return join(cacheRoot, 'matrix', `${process.pid}-${Date.now().toString(36)}`);
 }
 
-/** Runs the matrix inside a VM kernel and returns its cells under that kernel's name. */
+/** One line of a `--cells-out` file: the kernel's column, or a finished cell. */
+export type CellsFileLine = { readonly kernel: KernelInfo } | { readonly cell: MatrixCell };
+
+/** Boots of one VM kernel before its missing cells are given up. */
+const VM_ATTEMPTS = 3;
+
+/**
+ * Runs the matrix inside a VM kernel and returns its cells under that kernel's name.
+ *
+ * The guest appends each cell to a file as it finishes. If the guest dies before the end (node
+ * was seen to die of SIGSEGV now and then in 6.1 guests under TCG), the toolchains whose cells
+ * are missing run again in a new boot, up to {@link VM_ATTEMPTS} boots; what never ran is a
+ * `fail` naming the guest's last words.
+ */
 export async function runVmKernel(
   line: string,
   toolchains: readonly Toolchain[],
@@ -212,87 +248,119 @@ export async function runVmKernel(
   const { cacheRoot } = await import('../vm/kernels.ts');
   const dir = vmResultsDir(cacheRoot());
   mkdirSync(dir, { recursive: true });
-  const jsonFile = join(dir, `${line}.json`);
+  const cellsFile = join(dir, `${line}.cells.jsonl`);
   const progressFile = join(dir, `${line}.progress`);
-  // The guest takes the host's toolchains as they are: discovering them again runs a dozen go
-  // commands at once, which under TCG outlast discovery's timeouts; and with the same toolchain
-  // records the guest's build-cache keys equal the host's, so it reuses the host's binaries.
-  const toolchainsFile = join(dir, 'toolchains.json');
-  writeFileSync(toolchainsFile, JSON.stringify(toolchains));
   const total = toolchains.length * modes.length;
   onProgress({ kind: 'kernel-start', kernel: line, total, label: `VM kernel ${line}` });
+  const cells = new Map<string, MatrixCell>();
+  let guestKernel: KernelInfo | undefined;
   let lastProgress = '';
+  const readCells = () => {
+    if (!existsSync(cellsFile)) return;
+    for (const text of readFileSync(cellsFile, 'utf8').split('\n')) {
+      if (text.trim() === '') continue;
+      let entry: CellsFileLine;
+      try {
+        entry = JSON.parse(text) as CellsFileLine;
+      } catch {
+        continue; // the line the guest was writing when it died
+      }
+      if ('kernel' in entry) guestKernel = entry.kernel;
+      else cells.set(`${entry.cell.toolchain.id}/${entry.cell.mode}`, { ...entry.cell, kernel: line });
+    }
+  };
   const poll = setInterval(() => {
     if (!existsSync(progressFile)) return;
-    const lines = readFileSync(progressFile, 'utf8').trim().split('\n');
-    const last = lines.at(-1) ?? '';
+    const last = readFileSync(progressFile, 'utf8').trim().split('\n').at(-1) ?? '';
     if (last === '' || last === lastProgress) return;
     lastProgress = last;
     try {
       const progress = JSON.parse(last) as MatrixProgress;
-      if (progress.kind === 'cell') onProgress({ ...progress, kernel: line });
+      if (progress.kind === 'cell') onProgress({ ...progress, kernel: line, done: cells.size + progress.done, total });
       else if (progress.kind === 'build') onProgress({ kind: 'message', kernel: line, text: `guest: ${progress.label}` });
     } catch {
       // A line caught half-written: the next poll reads it whole.
     }
   }, 1000);
+  const problems: string[] = [];
   try {
-    const run = await runInVm({
-      kernel: line,
-      command: [
-        'node',
-        'bin/golab.mjs',
-        'matrix',
-        '--kernels',
-        HOST_KERNEL,
-        '--toolchains-file',
-        toolchainsFile,
-        // Perf events in guests: in a 6.1 guest the matrix process died with SIGSEGV twice after
-        // the link attempt fell back (never with perf events, never under gdb); speed does not
-        // matter there as it does on the host.
-        '--attach',
-        'perf',
-        '--modes',
-        modes.join(','),
-        '--json-out',
-        jsonFile,
-        '--progress-file',
-        progressFile,
-      ],
-      cwd: PROJECT_ROOT,
-      timeoutMs,
-      onProgress: (text) => onProgress({ kind: 'message', kernel: line, text }),
-    });
-    if (!existsSync(jsonFile)) {
-      const tail = `${run.stderr}\n${run.stdout}`.trim().split('\n').slice(-5).join(' | ');
-      throw new Error(`the guest wrote no report (exit ${run.exitCode}): ${tail}`);
+    for (let attempt = 1; attempt <= VM_ATTEMPTS; attempt++) {
+      const remaining = toolchains.filter((t) => modes.some((mode) => !cells.has(`${t.id}/${mode}`)));
+      if (remaining.length === 0) break;
+      if (attempt > 1) onProgress({ kind: 'message', kernel: line, text: `boot ${attempt}: ${remaining.length} toolchains left after: ${problems.at(-1)}` });
+      // The guest takes the host's toolchains as they are: discovering them again runs a dozen go
+      // commands at once, which under TCG outlast discovery's timeouts; and with the same
+      // toolchain records the guest's build-cache keys equal the host's, so it reuses the
+      // host's binaries.
+      const toolchainsFile = join(dir, 'toolchains.json');
+      writeFileSync(toolchainsFile, JSON.stringify(remaining));
+      // Cells of a toolchain the guest did not finish run again whole.
+      for (const t of remaining) for (const mode of modes) cells.delete(`${t.id}/${mode}`);
+      rmSync(cellsFile, { force: true });
+      rmSync(progressFile, { force: true });
+      lastProgress = '';
+      const before = cells.size;
+      try {
+        const run = await runInVm({
+          kernel: line,
+          command: [
+            'node',
+            'bin/golab.mjs',
+            'matrix',
+            '--kernels',
+            HOST_KERNEL,
+            '--toolchains-file',
+            toolchainsFile,
+            // Perf events in guests: link attaches are only about speed, which matters on the
+            // host; perf events are the path every kernel has.
+            '--attach',
+            'perf',
+            '--modes',
+            modes.join(','),
+            '--cells-out',
+            cellsFile,
+            '--progress-file',
+            progressFile,
+            '--quiet',
+          ],
+          cwd: PROJECT_ROOT,
+          timeoutMs: Math.max(60_000, timeoutMs - (Date.now() - started)),
+          onProgress: (text) => onProgress({ kind: 'message', kernel: line, text }),
+        });
+        readCells();
+        if (run.exitCode !== 0 && cells.size < total) {
+          const tail = `${run.stderr}\n${run.stdout}`.trim().split('\n').slice(-3).join(' | ');
+          problems.push(`the guest exited with ${run.exitCode}: ${tail}`);
+        }
+      } catch (error) {
+        readCells();
+        problems.push(error instanceof Error ? error.message : String(error));
+      }
+      // A boot that finished nothing will not do better next time.
+      if (cells.size === before && attempt > 1) break;
     }
-    const report = JSON.parse(readFileSync(jsonFile, 'utf8')) as MatrixReport;
-    const guest = report.kernels[0];
-    const durationMs = Date.now() - started;
-    onProgress({ kind: 'kernel-done', kernel: line, durationMs });
-    return {
-      kernel: {
-        name: line,
-        release: guest?.release ?? run.kernel.release,
-        lockdown: guest?.lockdown ?? 'unknown',
-        capabilities: guest?.capabilities ?? unknownCapabilities('the guest reported none'),
-        durationMs,
-      },
-      cells: report.cells.map((cell) => ({ ...cell, kernel: line })),
-    };
-  } catch (error) {
-    const why = error instanceof Error ? error.message : String(error);
-    const durationMs = Date.now() - started;
-    onProgress({ kind: 'kernel-done', kernel: line, durationMs, error: why });
-    return {
-      kernel: { name: line, release: 'unknown', lockdown: 'unknown', capabilities: unknownCapabilities(why), durationMs, error: why },
-      cells: toolchains.flatMap((toolchain) => modes.map((mode) => wholeCell(toolchain, mode, line, 'fail', `VM kernel ${line}: ${why}`))),
-    };
   } finally {
     clearInterval(poll);
     rmSync(dir, { recursive: true, force: true });
   }
+  const durationMs = Date.now() - started;
+  const missingWhy = problems.at(-1) ?? 'the guest wrote no cells';
+  const all = toolchains.flatMap((toolchain) =>
+    modes.map((mode) => cells.get(`${toolchain.id}/${mode}`) ?? wholeCell(toolchain, mode, line, 'fail', `VM kernel ${line}: ${missingWhy}`)),
+  );
+  const complete = all.every((c) => c.error === undefined || !c.error.startsWith(`VM kernel ${line}:`));
+  onProgress({ kind: 'kernel-done', kernel: line, durationMs, ...(complete ? {} : { error: missingWhy }) });
+  return {
+    kernel: {
+      name: line,
+      release: guestKernel?.release ?? 'unknown',
+      lockdown: guestKernel?.lockdown ?? 'unknown',
+      capabilities: guestKernel?.capabilities ?? unknownCapabilities(missingWhy),
+      durationMs,
+      ...(complete ? {} : { error: missingWhy }),
+    },
+    cells: all,
+  };
 }
 
 function unknownCapabilities(reason: string): KernelInfo['capabilities'] {
@@ -312,7 +380,12 @@ export async function runMatrix(options: MatrixOptions): Promise<MatrixReport> {
   for (const kernel of options.kernels) {
     const part =
       kernel === HOST_KERNEL
-        ? await runHostCells(options.toolchains, options.modes, builds, progress, HOST_KERNEL, options.attach)
+        ? await runHostCells(options.toolchains, options.modes, builds, {
+            onProgress: progress,
+            ...(options.attach ? { attach: options.attach } : {}),
+            ...(options.onKernel ? { onKernel: options.onKernel } : {}),
+            ...(options.onCell ? { onCell: options.onCell } : {}),
+          })
         : await runVmKernel(kernel, options.toolchains, options.modes, progress, options.vmTimeoutMs);
     kernels.push(part.kernel);
     cells.push(...part.cells);
