@@ -253,7 +253,10 @@ export async function runCell(input: CellInput): Promise<CellOutput> {
     return { functions, detached: Promise.resolve(), timings };
   }
 
-  const zoo = execa(input.binary, [], { stdin: 'pipe', reject: false, timeout: timeoutMs });
+  // No execa timeout: the clock must start when the zoo is told to go, not at its spawn, since
+  // the session's BCC compile in between takes a minute or more under TCG.
+  const zoo = execa(input.binary, [], { stdin: 'pipe', reject: false });
+  let runTimer: NodeJS.Timeout | undefined;
   let session: TraceSession | undefined;
   let printed: Map<string, ZooCall>;
   try {
@@ -277,15 +280,21 @@ export async function runCell(input: CellInput): Promise<CellOutput> {
     });
     lap('start');
     zoo.stdin!.end('go\n');
+    runTimer = setTimeout(() => zoo.kill('SIGKILL'), timeoutMs);
     const result = await zoo;
+    clearTimeout(runTimer);
     lap('run');
-    if (result.exitCode !== 0) throw new Error(`the traced zoo exited with ${result.exitCode ?? result.signal}: ${result.stderr.slice(-300)}`);
+    if (result.exitCode !== 0) {
+      const why = result.signal === 'SIGKILL' ? `did not finish within ${timeoutMs / 1000} s` : `exited with ${result.exitCode ?? result.signal}`;
+      throw new Error(`the traced zoo ${why}: ${result.stderr.slice(-300)}`);
+    }
     printed = new Map(parseZooOutput(result.stdout).map((c) => [c.func, c]));
   } catch (error) {
+    clearTimeout(runTimer);
     zoo.kill('SIGKILL');
     await zoo.catch(() => undefined);
     await session?.stop({ waitForDetach: false });
-    return { ...allFailed(describe(error)), detached: session?.detached ?? Promise.resolve() };
+    return { ...allFailed(describe(error)), detached: session?.detached ?? Promise.resolve(), timings };
   }
   // The zoo has exited: nothing more can arrive, so the probes may go in the background.
   await session.stop({ waitForDetach: false });
