@@ -44,7 +44,7 @@ BUILD_DEPS=(
 # installed_libbcc prints the real path of the libbcc.so.0 the dynamic linker would load.
 installed_libbcc() {
   local lib
-  lib=$(ldconfig -p | awk '/libbcc\.so\.0 / {print $NF; exit}')
+  lib=$(ldconfig -p | awk '/libbcc\.so\.0 / && !found {print $NF; found = 1}')
   [ -n "$lib" ] && readlink -f "$lib"
   return 0
 }

@@ -42,7 +42,7 @@ main() {
       ;;
   esac
   local lib
-  lib=$(ldconfig -p | awk '/libbcc\.so\.0 / {print $NF; exit}')
+  lib=$(ldconfig -p | awk '/libbcc\.so\.0 / && !found {print $NF; found = 1}')
   [ -n "$lib" ] || die "libbcc.so.0 is not in the linker cache after installing BCC: run 'ldconfig' and check 'dpkg -L libbpfcc'"
   log "libbcc: $(readlink -f "$lib")"
 }

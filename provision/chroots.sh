@@ -58,7 +58,7 @@ build_one() {
   start=$(date +%s)
   # A half-built chroot from an interrupted run is not worth repairing.
   if [ -d "$dir" ]; then
-    findmnt -rno TARGET | grep -q "^$dir/" && die "something is mounted below $dir: unmount it (findmnt | grep $dir) and re-run"
+    grep -q "^$dir/" <<<"$(findmnt -rno TARGET)" && die "something is mounted below $dir: unmount it (findmnt | grep $dir) and re-run"
     rm -rf "$dir"
   fi
   mkdir -p "$CHROOTS"

@@ -47,7 +47,7 @@ apt_install() {
     # Strip /suite or =version for the installed check.
     local name=${pkg%%/*}
     name=${name%%=*}
-    dpkg-query -W -f='${Status}' "$name" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+    [ "$(dpkg-query -W -f='${Status}' "$name" 2>/dev/null)" = 'install ok installed' ] || missing+=("$pkg")
   done
   [ "${#missing[@]}" -eq 0 ] && return 0
   apt_update_once
@@ -117,9 +117,9 @@ version_ge() { dpkg --compare-versions "$1" ge "$2"; }
 apt_guard_libc() {
   local plan
   plan=$(DEBIAN_FRONTEND=noninteractive apt-get -s install -y --no-install-recommends "$@" 2>&1) \
-    || die "apt-get cannot install $*: $(printf '%s\n' "$plan" | grep -E '^E:|^ ' | head -n 5 | tr '\n' ' ')"
-  if printf '%s\n' "$plan" | grep -Eq '^(Inst|Remv) (libc6|libc-bin|libc6-dev|libc-dev-bin)( |:)'; then
-    die "installing $* would replace the C library ($(printf '%s\n' "$plan" | grep -E '^(Inst|Remv) libc6[ :]' | head -n 1)); ask for the package with PKG/SUITE and keep the extra suites at pin priority 100 (see /etc/apt/preferences.d/golab-extra-suites)"
+    || die "apt-get cannot install $*: $(grep -E '^E:|^ ' <<<"$plan" | sed -n '1,5p' | tr '\n' ' ')"
+  if grep -Eq '^(Inst|Remv) (libc6|libc-bin|libc6-dev|libc-dev-bin)( |:)' <<<"$plan"; then
+    die "installing $* would replace the C library ($(grep -E '^(Inst|Remv) libc6[ :]' <<<"$plan" | sed -n '1p')); ask for the package with PKG/SUITE and keep the extra suites at pin priority 100 (see /etc/apt/preferences.d/golab-extra-suites)"
   fi
 }
 

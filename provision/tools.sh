@@ -21,10 +21,10 @@ bookworm_libarchive_tools() {
   local libarchive madison
   libarchive=$(installed_version libarchive13)
   madison=$(apt-cache madison libarchive-tools | awk -F'|' '$3 ~ / bookworm(-security|-updates)?\// {gsub(/ /, "", $2); print $2}')
-  if [ -n "$libarchive" ] && printf '%s\n' "$madison" | grep -qxF "$libarchive"; then
+  if [ -n "$libarchive" ] && grep -qxF "$libarchive" <<<"$madison"; then
     printf '%s\n' "$libarchive"
   else
-    printf '%s\n' "$madison" | head -n 1
+    sed -n '1p' <<<"$madison"
   fi
 }
 
@@ -39,7 +39,7 @@ install_vagrant() {
     return 0
   fi
   if have vagrant; then
-    log "vagrant: present ($(vagrant --version 2>/dev/null | head -n 1))"
+    log "vagrant: present ($(vagrant --version 2>/dev/null | sed -n '1p'))"
     return 0
   fi
   local want=() tools_version

@@ -30,11 +30,11 @@ free_gb() { df -BG --output=avail / | tail -n 1 | tr -dc '0-9'; }
 # Prints nothing; returns 0 when grown or already full size.
 grow_partition() {
   local part=$1 disk number output
-  disk=/dev/$(lsblk -no PKNAME "$part" | head -n 1)
+  disk=/dev/$(lsblk -no PKNAME "$part" | sed -n '1p')
   number=$(cat "/sys/class/block/$(basename "$part")/partition")
   output=$(growpart "$disk" "$number" 2>&1) && { log "grew $part: $output"; return 0; }
   # growpart exits 1 with NOCHANGE when the partition already fills the disk.
-  if printf '%s' "$output" | grep -q NOCHANGE; then
+  if grep -q NOCHANGE <<<"$output"; then
     log "$part already fills $disk"
     return 0
   fi
@@ -48,9 +48,9 @@ grow_disk() {
   source=$(findmnt -no SOURCE /)
   fstype=$(findmnt -no FSTYPE /)
   log "root filesystem: $source ($fstype), $(free_gb) GB free"
-  if [ "$(lsblk -no TYPE "$source" | head -n 1)" = lvm ]; then
+  if [ "$(lsblk -no TYPE "$source" | sed -n '1p')" = lvm ]; then
     lv=$source
-    pv=$(pvs --noheadings -o pv_name -S "vg_name=$(lvs --noheadings -o vg_name "$lv" | tr -d ' ')" | head -n 1 | tr -d ' ')
+    pv=$(pvs --noheadings -o pv_name -S "vg_name=$(lvs --noheadings -o vg_name "$lv" | tr -d ' ')" | sed -n '1p' | tr -d ' ')
     grow_partition "$pv" && pvresize "$pv" >/dev/null
     if [ "$(vgs --noheadings -o vg_free_count "$(lvs --noheadings -o vg_name "$lv" | tr -d ' ')" | tr -d ' ')" -gt 0 ]; then
       lvextend -r -l +100%FREE "$lv" >/dev/null && log "extended $lv and its filesystem"

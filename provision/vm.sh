@@ -34,4 +34,4 @@ apt_install virtme-ng/trixie
 apt_install_optional python3-bpfcc
 
 command -v vng >/dev/null || die "vng is not on PATH after installing virtme-ng: check 'dpkg -L virtme-ng'"
-log "kernel lab ready: $(vng --version 2>&1 | head -n1); fetch kernels with: npx golab vm fetch --kernel all"
+log "kernel lab ready: $(vng --version 2>&1 | sed -n '1p'); fetch kernels with: npx golab vm fetch --kernel all"

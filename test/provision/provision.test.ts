@@ -52,6 +52,23 @@ describe('shell scripts', () => {
     expect(result.stdout).toBe('');
     expect(result.exitCode).toBe(0);
   });
+
+  // Under `set -o pipefail` a reader that stops early (head, grep -q, awk's exit) closes the pipe,
+  // the writer dies of SIGPIPE and the whole pipeline fails with 141 — but only when the writer
+  // has more to say than fits in the pipe, i.e. on some machines and not others. CI once stopped
+  // at the libbcc step that way (`ldconfig -p | awk '... exit'`). Here-strings and readers that
+  // consume everything (sed -n 1p) are immune.
+  it('have no early-closing reader at the end of a pipe (SIGPIPE under pipefail)', async () => {
+    const earlyClosing = /\|\s*(head\b|grep\s+-[a-zA-Z]*q|awk\s+'[^']*\bexit\b)/;
+    const offenders: string[] = [];
+    for (const script of await shellScripts()) {
+      const lines = (await readFile(path.join(root, script), 'utf8')).split('\n');
+      lines.forEach((line, index) => {
+        if (!line.trimStart().startsWith('#') && earlyClosing.test(line)) offenders.push(`${script}:${index + 1}: ${line.trim()}`);
+      });
+    }
+    expect(offenders).toEqual([]);
+  });
 });
 
 describe('Vagrantfile', () => {
