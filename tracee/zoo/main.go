@@ -503,7 +503,11 @@ func main() {
 	Float32s(66.88, -0.125)
 	Float64s(3.141592653589793, 2.718281828459045)
 	Complexes(complex(1.5, -2.25), complex(-0.5, 4))
-	Strings("hello, zoo", "tab\there \"quoted\" é")
+	// s is built at run time, so its bytes live in writable memory and a same-length string
+	// rewrite (bpf_probe_write_user on the data) can land; t, like every other string here, is a
+	// literal in the binary's read-only segment, where the same write must be reported as refused.
+	greeting := []byte("hello, zoo")
+	Strings(string(greeting), "tab\there \"quoted\" é")
 	xs := make([]int64, 3, 5)
 	xs[0], xs[1], xs[2] = 10, -20, 30
 	Slices(xs, []byte("GoZoo"))
