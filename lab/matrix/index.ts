@@ -14,6 +14,6 @@ export { deriveRewriteValue, rewriteCandidates, sameLengthVariant, intRange, isR
 export { runCell, zooSymbolFor, isReadOnlyAddress, planFailureCheck, type CellInput, type CellOutput } from './cell.ts';
 export { runMatrix, runHostCells, runVmKernel, buildZoos, toolchainInfo, HOST_KERNEL, type MatrixOptions, type MatrixProgress, type HostCellsOptions, type CellsFileLine } from './run.ts';
 export { countStatuses, emptyCounts, formatCounts, formatDuration, summaryLines, failureLines } from './summary.ts';
-export { renderMarkdown, renderMatrixTable, renderKernelList, unsupportedReasons, reasonKey, reasonParts, countsCell } from './render-md.ts';
+export { renderMarkdown, renderMatrixTable, renderToolchainSummary, renderReasonsByKernel, renderKernelList, unsupportedReasons, reasonKey, reasonParts, countsCell } from './render-md.ts';
 export { renderHtml, escapeHtml, checkTitle, checkClass } from './render-html.ts';
 export { writeReport, type ReportFiles } from './output.ts';

@@ -71,6 +71,46 @@ export function renderMatrixTable(report: MatrixReport): string {
   return lines.join('\n');
 }
 
+/**
+ * The compact table: a row per toolchain, a column per kernel and check, each the counts summed
+ * over the build modes (what the README embeds; MATRIX.md also has the row per mode).
+ */
+export function renderToolchainSummary(report: MatrixReport): string {
+  const kernels = report.kernels.map((k) => k.name);
+  const header = ['toolchain', 'ABI', ...kernels.flatMap((k) => CHECK_NAMES.map((c) => `${k} ${c}`))];
+  const lines = [`| ${header.join(' | ')} |`, `| ${header.map((_, i) => (i < 2 ? '---' : ':---:')).join(' | ')} |`];
+  for (const toolchain of report.toolchains) {
+    const row = [toolchain.id, toolchain.abi];
+    for (const kernel of kernels) {
+      const cells = report.cells.filter((c) => c.kernel === kernel && c.toolchain.id === toolchain.id);
+      for (const check of CHECK_NAMES) row.push(cells.length === 0 ? '–' : countsCell(countStatuses(cells, [check])));
+    }
+    lines.push(`| ${row.map(escapeCell).join(' | ')} |`);
+  }
+  return lines.join('\n');
+}
+
+/** The unsupported reasons with a count column per kernel ('–' where a kernel has none). */
+export function renderReasonsByKernel(report: MatrixReport): string {
+  const kernels = report.kernels.map((k) => k.name);
+  const perKernel = new Map(
+    kernels.map((kernel) => [
+      kernel,
+      new Map(unsupportedReasons(report.cells.filter((c) => c.kernel === kernel)).map((r) => [`${r.check}\u0000${r.reason}`, r.count])),
+    ]),
+  );
+  const lines = [
+    `| check | reason | ${kernels.join(' | ')} |`,
+    `| --- | --- | ${kernels.map(() => '---:').join(' | ')} |`,
+  ];
+  for (const r of unsupportedReasons(report.cells)) {
+    const key = `${r.check}\u0000${r.reason}`;
+    const counts = kernels.map((kernel) => String(perKernel.get(kernel)?.get(key) ?? '–'));
+    lines.push(`| ${r.check} | ${escapeCell(r.reason)} | ${counts.join(' | ')} |`);
+  }
+  return lines.join('\n');
+}
+
 /** The kernels with their probed capabilities. */
 export function renderKernelList(report: MatrixReport): string {
   const yes = (c: { ok: boolean; reason: string }) => (c.ok ? 'yes' : `no (${c.reason})`);
@@ -87,7 +127,6 @@ export function renderKernelList(report: MatrixReport): string {
 /** The whole MATRIX.md. */
 export function renderMarkdown(report: MatrixReport): string {
   const functions = new Set(report.cells.flatMap((c) => c.functions.map((f) => f.func))).size;
-  const reasons = unsupportedReasons(report.cells);
   const failures = report.cells.flatMap((cell) =>
     cell.functions.flatMap((fn) =>
       CHECK_NAMES.filter((check) => fn.checks[check].status === 'fail').map((check) => {
@@ -107,15 +146,19 @@ export function renderMarkdown(report: MatrixReport): string {
     '',
     renderMatrixTable(report),
     '',
+    `Per toolchain, summed over ${report.modes.join(', ')}:`,
+    '',
+    renderToolchainSummary(report),
+    '',
     '## Kernels',
     '',
     renderKernelList(report),
     '',
     '## Why checks are unsupported',
     '',
-    '| check | reason | checks |',
-    '| --- | --- | ---: |',
-    ...reasons.map((r) => `| ${r.check} | ${escapeCell(r.reason)} | ${r.count} |`),
+    'Checks per kernel, by reason (value names and addresses taken out):',
+    '',
+    renderReasonsByKernel(report),
     '',
     ...(failures.length > 0 ? ['## Failures', '', ...failures, ''] : []),
   ].join('\n');

@@ -4,7 +4,16 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { writeReport } from './output.ts';
 import { checkClass, checkTitle, escapeHtml, renderHtml } from './render-html.ts';
-import { countsCell, reasonKey, reasonParts, renderMarkdown, renderMatrixTable, unsupportedReasons } from './render-md.ts';
+import {
+  countsCell,
+  reasonKey,
+  reasonParts,
+  renderMarkdown,
+  renderMatrixTable,
+  renderReasonsByKernel,
+  renderToolchainSummary,
+  unsupportedReasons,
+} from './render-md.ts';
 import { countStatuses, failureLines, summaryLines } from './summary.ts';
 import type { CheckResult, FunctionResult, KernelInfo, MatrixCell, MatrixReport } from './types.ts';
 
@@ -84,6 +93,14 @@ describe('MATRIX.md', () => {
     expect(countsCell({ pass: 3, fail: 0, unsupported: 1 })).toBe('3/0/1');
   });
 
+  it('sums the modes into a row per toolchain for the compact table', () => {
+    expect(renderToolchainSummary(report).split('\n')).toEqual([
+      '| toolchain | ABI | host args | host results | host rewrite | 6.1 args | 6.1 results | 6.1 rewrite |',
+      '| --- | --- | :---: | :---: | :---: | :---: | :---: | :---: |',
+      '| go1.15.15 | abi0 | 4/0/0 | 4/0/0 | 0/0/4 | 3/**1**/0 | 4/0/0 | 4/0/0 |',
+    ]);
+  });
+
   it('groups unsupported reasons without value names and addresses, and lists failures', () => {
     expect(reasonParts('a (on the stack, bpf_probe_write_user): lockdown=integrity refuses bpf_probe_write_user; x: in X0')).toEqual([
       'lockdown=integrity refuses bpf_probe_write_user',
@@ -92,7 +109,13 @@ describe('MATRIX.md', () => {
     expect(reasonKey('interface: only the type word 0x4b5c20 of main.Shape')).toBe('interface: only the type word 0x… of main.…');
     expect(unsupportedReasons(cells)).toEqual([{ check: 'rewrite', reason: 'lockdown=integrity refuses bpf_probe_write_user', count: 4 }]);
     const markdown = renderMarkdown(report);
-    expect(markdown).toContain('| rewrite | lockdown=integrity refuses bpf_probe_write_user | 4 |');
+    expect(renderReasonsByKernel(report).split('\n')).toEqual([
+      '| check | reason | host | 6.1 |',
+      '| --- | --- | ---: | ---: |',
+      '| rewrite | lockdown=integrity refuses bpf_probe_write_user | 4 | – |',
+    ]);
+    expect(markdown).toContain('| rewrite | lockdown=integrity refuses bpf_probe_write_user | 4 | – |');
+    expect(markdown).toContain('| go1.15.15 | abi0 | 4/0/0 | 4/0/0 | 0/0/4 | 3/**1**/0 | 4/0/0 | 4/0/0 |');
     expect(markdown).toContain('- 6.1 go1.15.15 default `Float64s` args: a differs from the printout — expected `a=47`, seen `a=<9>`');
     expect(markdown).toContain('**6.1**: 6.1.0-56-amd64, lockdown none; bpf_probe_write_user yes;');
   });
