@@ -28,7 +28,11 @@ export interface TracedCall {
 
 /** Assembles decoded events into calls; emits each call when it returns. */
 export class CallAssembler {
-  readonly #open = new Map<string, TracedCall[]>();
+  /**
+   * Open calls by process, then by goroutine (R14) or thread. Two levels of Maps with
+   * primitive keys: a string key built per event ("pid:g") cost more than decoding the event.
+   */
+  readonly #open = new Map<number, Map<bigint | number, TracedCall[]>>();
   readonly #onCall: (call: TracedCall) => void;
   readonly #keyByGoroutine: boolean;
 
@@ -41,14 +45,24 @@ export class CallAssembler {
   /** Feeds one event. */
   add(event: DecodedEvent): void {
     const h = event.header;
-    const key = `${h.pid}:${this.#keyByGoroutine ? h.r14.toString(16) : h.tid}`;
-    const stack = this.#open.get(key) ?? [];
-    this.#open.set(key, stack);
+    let byThread = this.#open.get(h.pid);
+    if (byThread === undefined) {
+      byThread = new Map();
+      this.#open.set(h.pid, byThread);
+    }
+    const key = this.#keyByGoroutine ? h.r14 : h.tid;
+    let stack = byThread.get(key);
+    if (stack === undefined) {
+      stack = [];
+      byThread.set(key, stack);
+    }
     const fn = event.spec.function;
-    const top = findLast(stack, (c) => c.function === fn);
+    let topIndex = stack.length - 1;
+    while (topIndex >= 0 && stack[topIndex]!.function !== fn) topIndex--;
+    const top = topIndex >= 0 ? stack[topIndex] : undefined;
     switch (event.spec.kind) {
       case 'entry': {
-        if (top && top === stack.at(-1) && sameValues(top.args, event.values)) {
+        if (top && topIndex === stack.length - 1 && sameValues(top.args, event.values)) {
           top.restarts++;
           return;
         }
@@ -56,7 +70,8 @@ export class CallAssembler {
           function: fn,
           pid: h.pid,
           tid: h.tid,
-          args: [...event.values],
+          // Decoding made these arrays for this event alone: no copy needed.
+          args: event.values as NamedValue[],
           results: undefined,
           restarts: 0,
           entryKtimeNs: h.ktimeNs,
@@ -77,8 +92,9 @@ export class CallAssembler {
           // A return without an entry: the probe was attached mid-call.
           return;
         }
-        stack.splice(stack.lastIndexOf(top), 1);
-        top.results = [...event.values];
+        if (topIndex === stack.length - 1) stack.pop();
+        else stack.splice(topIndex, 1);
+        top.results = event.values as NamedValue[];
         top.returnKtimeNs = h.ktimeNs;
         this.#onCall(top);
         return;
@@ -88,16 +104,11 @@ export class CallAssembler {
 
   /** Emits every call still open (no RET seen), e.g. when tracing stops. */
   flush(): void {
-    for (const stack of this.#open.values()) for (const call of stack.splice(0)) this.#onCall(call);
+    for (const byThread of this.#open.values()) for (const stack of byThread.values()) for (const call of stack.splice(0)) this.#onCall(call);
     this.#open.clear();
   }
 }
 
 function sameValues(a: readonly NamedValue[], b: readonly NamedValue[]): boolean {
   return a.length === b.length && a.every((v, i) => formatValue(v.value) === formatValue(b[i]!.value));
-}
-
-function findLast<T>(items: readonly T[], predicate: (item: T) => boolean): T | undefined {
-  for (let i = items.length - 1; i >= 0; i--) if (predicate(items[i]!)) return items[i];
-  return undefined;
 }

@@ -72,19 +72,28 @@ function i64(data: Buffer, at: number): bigint {
 /** Decodes an event produced by the probe `spec`. */
 export function decodeEvent(data: Buffer, spec: ProbeSpec, nameType?: TypeNamer): DecodedEvent {
   const header = decodeHeader(data);
-  let namer: TypeNamer | undefined;
-  if (nameType) {
-    // The load bias is needed only for interface values: computed on first use.
-    let bias: bigint | undefined;
-    namer = (address) => nameType(address - (bias ??= header.ip - BigInt(spec.vaddr)));
-  }
+  // No closures on this path: tsx (esbuild keepNames) wraps each one it creates in a __name()
+  // call that redefines the function's name, which cost more per event than the decoding.
+  const typing: Typing | undefined = nameType ? { nameType, ip: header.ip, vaddr: spec.vaddr } : undefined;
   const reads = spec.reads;
   const values: NamedValue[] = new Array<NamedValue>(reads.length);
   for (let i = 0; i < reads.length; i++) {
     const read = reads[i]!;
-    values[i] = { name: read.name, type: read.type.name, value: decodeRead(data, read, header.failedReads, namer) };
+    values[i] = { name: read.name, type: read.type.name, value: decodeRead(data, read, header.failedReads, typing) };
   }
   return { header, spec, values };
+}
+
+/** Names interface type words: the binary's namer and what its load bias is computed from. */
+interface Typing {
+  readonly nameType: TypeNamer;
+  /** The event's instruction pointer and the probe's link-time address: their difference is the load bias. */
+  readonly ip: bigint;
+  readonly vaddr: number;
+}
+
+function nameTypeWord(typing: Typing | undefined, address: bigint): string | undefined {
+  return typing?.nameType(address - (typing.ip - BigInt(typing.vaddr)));
 }
 
 /** What decoding a read needs beyond the event, derived once per plan rather than per event. */
@@ -113,25 +122,24 @@ function prepare(read: ValueRead): PreparedRead {
   return prepared;
 }
 
-function decodeRead(data: Buffer, read: ValueRead, failed: bigint, nameType: TypeNamer | undefined): GoValue {
+function decodeRead(data: Buffer, read: ValueRead, failed: bigint, typing: Typing | undefined): GoValue {
   if (read.unreadable) return { kind: 'unreadable', reason: read.unreadable };
   const { faultMask, derefs, holes } = prepare(read);
   if (failed !== 0n && (failed & faultMask) !== 0n) return { kind: 'unreadable', reason: 'the stack slot could not be read (fault)' };
-  return decodeAt(data, read.type, read.slot, { derefs, failed, nameType, holes });
+  return decodeAt(data, read.type, read.slot, { derefs, failed, typing, holes });
 }
 
 interface DecodeContext {
   readonly derefs: ReadonlyMap<number, DerefStep>;
   readonly failed: bigint;
-  readonly nameType: TypeNamer | undefined;
+  readonly typing: Typing | undefined;
   /** Event byte ranges the probe could not fill (float fields in XMM registers). */
   readonly holes: readonly { readonly from: number; readonly to: number; readonly reason: string }[];
 }
 
 function decodeAt(data: Buffer, type: GoType, at: number, ctx: DecodeContext): GoValue {
   if (ctx.holes.length > 0 && type.kind !== 'struct' && type.kind !== 'array' && type.size > 0) {
-    const hole = ctx.holes.find((h) => h.from < at + type.size && at < h.to);
-    if (hole) return { kind: 'unreadable', reason: hole.reason };
+    for (const hole of ctx.holes) if (hole.from < at + type.size && at < hole.to) return { kind: 'unreadable', reason: hole.reason };
   }
   switch (type.kind) {
     case 'int':
@@ -143,9 +151,9 @@ function decodeAt(data: Buffer, type: GoType, at: number, ctx: DecodeContext): G
         ? { kind: 'float', value: data.readFloatLE(at), bits: 32 }
         : { kind: 'float', value: data.readDoubleLE(at), bits: 64 };
     case 'complex': {
-      const half = type.size / 2;
-      const read = (o: number) => (half === 4 ? data.readFloatLE(o) : data.readDoubleLE(o));
-      return { kind: 'complex', real: read(at), imag: read(at + half), bits: half === 4 ? 64 : 128 };
+      return type.size === 8
+        ? { kind: 'complex', real: data.readFloatLE(at), imag: data.readFloatLE(at + 4), bits: 64 }
+        : { kind: 'complex', real: data.readDoubleLE(at), imag: data.readDoubleLE(at + 8), bits: 128 };
     }
     case 'string': {
       const length = Number(i64(data, at + 8));
@@ -191,20 +199,20 @@ function decodeAt(data: Buffer, type: GoType, at: number, ctx: DecodeContext): G
       if (deref.max < type.elem.size) return { kind: 'pointer', address, target: { kind: 'unreadable', reason: `pointee larger than ${deref.max} bytes` } };
       return { kind: 'pointer', address, target: decodeAt(data, type.elem, deref.area, ctx) };
     }
-    case 'struct':
-      return {
-        kind: 'struct',
-        fields: type.fields.map((f) => ({ name: f.name, value: decodeAt(data, f.type, at + f.offset, ctx) })),
-      };
-    case 'array':
-      return {
-        kind: 'array',
-        elements: Array.from({ length: type.length }, (_, i) => decodeAt(data, type.elem, at + i * type.elem.size, ctx)),
-      };
+    case 'struct': {
+      const fields: { name: string; value: GoValue }[] = [];
+      for (const f of type.fields) fields.push({ name: f.name, value: decodeAt(data, f.type, at + f.offset, ctx) });
+      return { kind: 'struct', fields };
+    }
+    case 'array': {
+      const elements: GoValue[] = [];
+      for (let i = 0; i < type.length; i++) elements.push(decodeAt(data, type.elem, at + i * type.elem.size, ctx));
+      return { kind: 'array', elements };
+    }
     case 'interface': {
       const typeWord = data.readBigUInt64LE(at);
       const dataWord = data.readBigUInt64LE(at + 8);
-      const typeName = typeWord === 0n ? undefined : ctx.nameType?.(typeWord);
+      const typeName = typeWord === 0n ? undefined : nameTypeWord(ctx.typing, typeWord);
       return typeName === undefined ? { kind: 'interface', typeWord, dataWord } : { kind: 'interface', typeWord, dataWord, typeName };
     }
   }
