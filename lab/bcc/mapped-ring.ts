@@ -50,6 +50,7 @@ const BPF_MAP_TYPE_RINGBUF = 27;
 const BUSY = 0x8000_0000;
 const DISCARD = 0x4000_0000;
 const HEADER_SIZE = 8;
+const LENGTH_MASK = 0x3fff_ffff;
 
 /** Type and size of a BPF map, from BPF_OBJ_GET_INFO_BY_FD. */
 export interface MapInfo {
@@ -94,7 +95,6 @@ export class MappedRing {
   readonly #producer: BigInt64Array;
   /** The data area, twice. */
   readonly #data: Buffer;
-  readonly #mask: number;
   #unmapped = false;
 
   private constructor(consumer: bigint, producer: bigint, pageSize: number, dataSize: number) {
@@ -108,7 +108,6 @@ export class MappedRing {
     const producerArea = koffi.view(producer, pageSize + 2 * dataSize);
     this.#producer = new BigInt64Array(producerArea, 0, 1);
     this.#data = Buffer.from(producerArea, pageSize, 2 * dataSize);
-    this.#mask = dataSize - 1;
   }
 
   /**
@@ -147,31 +146,30 @@ export class MappedRing {
    */
   consume(onRecord: RecordHandler): number {
     if (this.#unmapped) return 0;
-    let consumerPos = Atomics.load(this.#consumer, 0);
+    // Positions are u64 byte counts that never wrap; as Numbers they are exact up to 2^53 bytes
+    // (8 PiB) of events, and Number arithmetic allocates nothing per record.
+    let consumerPos = Number(Atomics.load(this.#consumer, 0));
     let records = 0;
     for (;;) {
-      const producerPos = Atomics.load(this.#producer, 0);
+      const producerPos = Number(Atomics.load(this.#producer, 0));
       if (consumerPos >= producerPos) break;
-      // Positions grow without wrapping (64 bits); the offset in the data area is the low bits.
-      // The area is at most 2^31 bytes (u32 max_entries rounded to pages), so Number is exact.
-      let offset = Number(BigInt.asUintN(32, consumerPos)) & this.#mask;
       while (consumerPos < producerPos) {
+        // The data area's size is a power of two, so the low bits are the offset in it.
+        const offset = consumerPos % this.#dataSize;
         const header = this.#data.readUInt32LE(offset);
         if ((header & BUSY) !== 0) {
-          Atomics.store(this.#consumer, 0, consumerPos);
+          Atomics.store(this.#consumer, 0, BigInt(consumerPos));
           return records;
         }
-        const length = header & ~(BUSY | DISCARD) >>> 0;
-        const step = (length + HEADER_SIZE + 7) & ~7;
+        const length = header & LENGTH_MASK;
         if ((header & DISCARD) === 0) {
           onRecord(this.#data, offset + HEADER_SIZE, length);
           records++;
         }
-        consumerPos += BigInt(step);
-        offset = (offset + step) & this.#mask;
+        consumerPos += (length + HEADER_SIZE + 7) & ~7;
       }
       // Release the space before looking for more, so the producer can reuse it.
-      Atomics.store(this.#consumer, 0, consumerPos);
+      Atomics.store(this.#consumer, 0, BigInt(consumerPos));
     }
     return records;
   }
