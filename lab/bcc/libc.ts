@@ -62,6 +62,23 @@ export function pollAsync(fds: PollFd[], timeoutMs: number): Promise<number> {
   });
 }
 
+/** `__NR_bpf` on x86-64. */
+const SYS_BPF = 321;
+const syscall = libc.func('long syscall(long number, long cmd, void *attr, unsigned int size)') as (
+  number: number,
+  cmd: number,
+  attr: Buffer,
+  size: number,
+) => number | bigint;
+
+/**
+ * The `bpf(2)` system call, for the few commands libbcc does not wrap: `attr` is the command's
+ * part of `union bpf_attr`. Returns what the kernel returned (a new fd, 0, or -1 with errno).
+ */
+export function bpf(cmd: number, attr: Buffer): number {
+  return Number(syscall(SYS_BPF, cmd, attr, attr.length));
+}
+
 /** The calling thread's errno after the last koffi call. */
 export function errno(): number {
   return koffi.errno();

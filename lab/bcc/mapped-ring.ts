@@ -17,7 +17,7 @@
  */
 import koffi from 'koffi';
 import { ExitCode, GolabError } from '../errors.ts';
-import { errno, strerror } from './libc.ts';
+import { bpf, errno, strerror } from './libc.ts';
 
 const libc = koffi.load('libc.so.6');
 const mmap = libc.func('void *mmap(void *addr, size_t length, int prot, int flags, int fd, long offset)') as (
@@ -30,19 +30,12 @@ const mmap = libc.func('void *mmap(void *addr, size_t length, int prot, int flag
 ) => bigint | null;
 const munmap = libc.func('int munmap(void *addr, size_t length)') as (addr: bigint, length: number) => number;
 const sysconf = libc.func('long sysconf(int name)') as (name: number) => number;
-const syscall = libc.func('long syscall(long number, int cmd, _Inout_ uint8_t *attr, unsigned int size)') as (
-  number: number,
-  cmd: number,
-  attr: Buffer,
-  size: number,
-) => number;
 
 const PROT_READ = 1;
 const PROT_WRITE = 2;
 const MAP_SHARED = 1;
 const MAP_FAILED = 0xffff_ffff_ffff_ffffn;
 const SC_PAGESIZE = 30;
-const SYS_BPF = 321;
 const BPF_OBJ_GET_INFO_BY_FD = 15;
 const BPF_MAP_TYPE_RINGBUF = 27;
 
@@ -67,7 +60,7 @@ export function mapInfo(fd: number): MapInfo {
   attr.writeUInt32LE(fd, 0);
   attr.writeUInt32LE(info.length, 4);
   attr.writeBigUInt64LE(koffi.address(info), 8);
-  if (syscall(SYS_BPF, BPF_OBJ_GET_INFO_BY_FD, attr, attr.length) !== 0) {
+  if (bpf(BPF_OBJ_GET_INFO_BY_FD, attr) !== 0) {
     const code = errno();
     throw new GolabError('RING_BUFFER_FAILED', `BPF_OBJ_GET_INFO_BY_FD on map fd ${fd} failed: ${strerror(code)}`, {
       hint: 'the map fd must come from BpfModule.tableFd of a loaded module',

@@ -17,25 +17,15 @@ import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import koffi from 'koffi';
 import { ExitCode, GolabError } from '../errors.ts';
-import { close, errno, strerror } from './libc.ts';
+import { bpf, close, errno, strerror } from './libc.ts';
 import type { UprobeTarget } from './uprobe.ts';
 
 /** `enum bpf_attach_type` value of uprobe-multi links (include/uapi/linux/bpf.h). */
 export const BPF_TRACE_UPROBE_MULTI = 48;
 /** `enum bpf_cmd` value of BPF_LINK_CREATE. */
 const BPF_LINK_CREATE = 28;
-/** `__NR_bpf` on x86-64. */
-const SYS_BPF = 321;
 /** Bytes of `union bpf_attr` this fills: link_create up to uprobe_multi.pid. */
 const ATTR_SIZE = 64;
-
-const libc = koffi.load('libc.so.6');
-const syscall = libc.func('long syscall(long number, long cmd, void *attr, unsigned int size)') as (
-  number: number,
-  cmd: number,
-  attr: Buffer,
-  size: number,
-) => number | bigint;
 
 /** How many threads close links at once: enough for closes to share the kernel's grace periods. */
 const CLOSER_THREADS = 8;
@@ -126,7 +116,7 @@ export class UprobeLink implements Disposable {
     attr.writeBigUInt64LE(BigInt(koffi.address(offsets)), 24); // uprobe_multi.offsets
     attr.writeUInt32LE(1, 48); // uprobe_multi.cnt
     attr.writeUInt32LE(target.pid !== undefined && target.pid > 0 ? target.pid : 0, 56); // uprobe_multi.pid (0: all)
-    const fd = Number(syscall(SYS_BPF, BPF_LINK_CREATE, attr, ATTR_SIZE));
+    const fd = bpf(BPF_LINK_CREATE, attr);
     if (fd < 0) {
       const code = errno();
       const why = `${strerror(code)} (errno ${code})`;
