@@ -13,7 +13,8 @@ import { TraceSession, type TracedCall } from '../probe/session.ts';
 import { processesRunning } from '../probe/processes.ts';
 import { groupRewrites, parseRewrite, type RewriteSpec } from '../probe/rewrite-spec.ts';
 import { formatValue, valueToJson, type NamedValue } from '../probe/values.ts';
-import type { DecodedEvent } from '../probe/decode.ts';
+import type { DecodedEvent, RewriteOutcome } from '../probe/decode.ts';
+import type { RewriteValue } from '../probe/plan.ts';
 import type { Transport } from '../probe/codegen.ts';
 import { AggregateSession, formatAggregates } from '../probe/aggregate.ts';
 
@@ -45,16 +46,40 @@ export function callToJson(call: TracedCall): Record<string, unknown> {
     tid: call.tid,
     args: named(call.args),
     results: call.results ? named(call.results) : null,
+    rewrites: call.rewrites.map(outcomeToJson),
     restarts: call.restarts,
     durationNs: call.returnKtimeNs === undefined ? null : (call.returnKtimeNs - call.entryKtimeNs).toString(),
   };
 }
 
-/** One call as text: `main.f(a=1, b=true) => (r0=2)`. */
+/** A rewrite outcome as `--json` prints it: integers as decimal strings, like values. */
+function outcomeToJson(outcome: RewriteOutcome): Record<string, unknown> {
+  return {
+    param: outcome.param,
+    value: typeof outcome.value === 'bigint' ? outcome.value.toString() : outcome.value,
+    via: outcome.via,
+    ok: outcome.ok,
+    ...(outcome.errno === undefined ? {} : { errno: outcome.errno }),
+    ...(outcome.reason === undefined ? {} : { reason: outcome.reason }),
+  };
+}
+
+/** A rewrite's value as `--rewrite` takes it: `2021`, `false`, `"abc"`. */
+function formatRewriteValue(value: RewriteValue): string {
+  return typeof value === 'string' ? JSON.stringify(value) : String(value);
+}
+
+/**
+ * One call as text: `main.f(a=1, b=true) => (r0=2)`, then a line for each rewrite that was not
+ * done, e.g. `  rewrite t="TAB…" failed: its data (0x4b1234) is in the binary's read-only segment, …`.
+ * The arguments are those read before the rewrite, so a done rewrite needs no line; a failed one
+ * would otherwise pass for done.
+ */
 export function formatCall(call: TracedCall): string {
   const list = (values: readonly NamedValue[]) => values.map((v) => `${v.name}=${formatValue(v.value)}`).join(', ');
   const results = call.results === undefined ? ' => (no return seen)' : call.results.length ? ` => (${list(call.results)})` : '';
-  return `${call.function}(${list(call.args)})${results}`;
+  const failed = call.rewrites.filter((r) => !r.ok).map((r) => `\n  rewrite ${r.param}=${formatRewriteValue(r.value)} failed: ${r.reason ?? 'no reason reported'}`);
+  return `${call.function}(${list(call.args)})${results}${failed.join('')}`;
 }
 
 /** The event's value bytes in the tutorial's `[100 0 0 0 …]` style. */

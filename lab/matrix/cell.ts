@@ -94,15 +94,8 @@ function mechanism(step: RewriteStep): { words: string; capability: 'probeWriteU
   }
 }
 
-/** True when `address` (unbiased) lies in memory the process cannot write: a read-only PT_LOAD or PT_GNU_RELRO. */
-export function isReadOnlyAddress(elf: ElfFile, address: bigint): boolean {
-  const PT_LOAD = 1;
-  const PT_GNU_RELRO = 0x6474e552;
-  const within = (s: { vaddr: number; memsz: number }) => address >= BigInt(s.vaddr) && address < BigInt(s.vaddr) + BigInt(s.memsz);
-  if (elf.segments.some((s) => s.type === PT_GNU_RELRO && within(s))) return true;
-  const load = elf.segments.find((s) => s.type === PT_LOAD && within(s));
-  return load !== undefined && (load.flags & 2) === 0;
-}
+/** Kept here for lab/matrix's callers; the session uses it to classify failed string writes. */
+export { isReadOnlyAddress } from '../probe/session.ts';
 
 /** A zoo function whose reads are planned. */
 interface ReadPlan {
@@ -236,10 +229,6 @@ export async function runCell(input: CellInput): Promise<CellOutput> {
   lap('rewrites');
 
   const calls: TracedCall[] = [];
-  // Where each rewritten string's data was (pointer, and the load bias from the entry probe's IP).
-  const stringData = new Map<string, { pointer: bigint; bias: bigint }>();
-  const rewriteSteps = new Map<string, RewriteStep>();
-  for (const p of planned) if (p.rewrite?.step.via === 'string-data') rewriteSteps.set(p.symbol, p.rewrite.step);
   const rewrites = new Map(
     planned.filter((p) => p.rewrite).map((p) => [p.symbol, new Map<string, RewriteValue>([[p.rewrite!.choice.param, p.rewrite!.choice.value]])]),
   );
@@ -269,14 +258,6 @@ export async function runCell(input: CellInput): Promise<CellOutput> {
       modules: input.modules,
       attach: input.attach ?? 'auto',
       onCall: (call) => calls.push(call),
-      onEvent: (raw, event) => {
-        const step = rewriteSteps.get(event.spec.function);
-        if (!step || step.via !== 'string-data' || event.spec.kind !== 'entry' || stringData.has(event.spec.function)) return;
-        stringData.set(event.spec.function, {
-          pointer: raw.readBigUInt64LE(step.pointerAt),
-          bias: event.header.ip - BigInt(event.spec.vaddr),
-        });
-      },
     });
     lap('start');
     zoo.stdin!.end('go\n');
@@ -308,9 +289,7 @@ export async function runCell(input: CellInput): Promise<CellOutput> {
       return { func: zooFn.func, symbol, checks: sameForAll(planFailureCheck(zooFn, symbol, planFailure.error)) };
     }
     const p = planned.find((entry) => entry.zoo.func === zooFn.func)!;
-    return classifyFunction(p, calls, printed.get(zooFn.func), unprobed.get(zooFn.func), input.toolchain, (pointer, bias) =>
-      isReadOnlyAddress(binary, pointer - bias),
-    stringData.get(symbol));
+    return classifyFunction(p, calls, printed.get(zooFn.func), unprobed.get(zooFn.func), input.toolchain);
   });
   return { functions, detached, timings };
 }
@@ -338,8 +317,6 @@ function classifyFunction(
   printed: ZooCall | undefined,
   unprobed: ZooCall | undefined,
   toolchain: Toolchain,
-  readOnly: (pointer: bigint, bias: bigint) => boolean,
-  stringData: { pointer: bigint; bias: bigint } | undefined,
 ): FunctionResult {
   const base = { func: p.zoo.func, symbol: p.symbol };
   if (!printed) return { ...base, checks: sameForAll({ status: 'fail', reason: 'the zoo did not print this call in the traced run' }) };
@@ -387,31 +364,28 @@ function classifyFunction(
     checks: {
       args: restartNote.length > 0 && argsCheck.status === 'pass' ? { ...argsCheck, notes: [...(argsCheck.notes ?? []), ...restartNote] } : argsCheck,
       results: resultsCheck,
-      rewrite: p.rewriteDecided ?? classifyRewrite(p.rewrite!, printed, readOnly, stringData),
+      rewrite: p.rewriteDecided ?? classifyRewrite(p.rewrite!, printed, argsCall),
     },
   };
 }
 
-/** Did the zoo print the new value? */
-function classifyRewrite(
-  rewrite: NonNullable<PlannedZooFunction['rewrite']>,
-  printed: ZooCall,
-  readOnly: (pointer: bigint, bias: bigint) => boolean,
-  stringData: { pointer: bigint; bias: bigint } | undefined,
-): CheckResult {
+/**
+ * Did the zoo print the new value? When not, the probe's reported outcome of the write says why:
+ * a string literal's bytes are in the read-only segment, which no probe can write (unsupported).
+ */
+function classifyRewrite(rewrite: NonNullable<PlannedZooFunction['rewrite']>, printed: ZooCall, call: TracedCall): CheckResult {
   const { choice, step } = rewrite;
   const seen = printed.args[choice.param];
   const how = mechanism(step).words;
   if (seen === choice.printed) return { status: 'pass', notes: [`${choice.param}: ${choice.original} → ${choice.printed} (${how})`] };
-  if (step.via === 'string-data' && seen === choice.original && stringData && readOnly(stringData.pointer, stringData.bias)) {
-    return {
-      status: 'unsupported',
-      reason: `${choice.param}: its data (0x${stringData.pointer.toString(16)}) is in the binary's read-only segment, which bpf_probe_write_user cannot write`,
-    };
+  const outcome = call.rewrites.find((r) => r.param === choice.param);
+  if (step.via === 'string-data' && seen === choice.original && outcome?.readOnly) {
+    return { status: 'unsupported', reason: `${choice.param}: ${outcome.reason}` };
   }
+  const reported = outcome && !outcome.ok && outcome.reason ? `: ${outcome.reason}` : '';
   return {
     status: 'fail',
-    reason: `the zoo did not print the rewritten ${choice.param} (${how})`,
+    reason: `the zoo did not print the rewritten ${choice.param} (${how})${reported}`,
     expected: `${choice.param}=${choice.printed}`,
     seen: `${choice.param}=${seen ?? '(not printed)'}`,
   };

@@ -7,7 +7,7 @@
  * the function; a second entry of the same function on the same goroutine, before any return,
  * with the same argument values, is that restart and is folded into the open call.
  */
-import type { DecodedEvent } from './decode.ts';
+import type { DecodedEvent, RewriteOutcome } from './decode.ts';
 import type { NamedValue } from './values.ts';
 import { formatValue } from './values.ts';
 
@@ -20,6 +20,12 @@ export interface TracedCall {
   readonly args: NamedValue[];
   /** Results as read at the RET; undefined while the call is open or if no RET was seen. */
   results: NamedValue[] | undefined;
+  /**
+   * What became of each rewrite of this call (empty without rewrites). A write that failed at
+   * run time, e.g. to a literal's read-only bytes, is reported here: the call ran with the old
+   * value. Over a stack-growth restart a write counts as done if either firing did it.
+   */
+  rewrites: readonly RewriteOutcome[];
   /** Entry probe firings beyond the first (stack-growth restarts). */
   restarts: number;
   readonly entryKtimeNs: bigint;
@@ -64,6 +70,7 @@ export class CallAssembler {
       case 'entry': {
         if (top && topIndex === stack.length - 1 && sameValues(top.args, event.values)) {
           top.restarts++;
+          top.rewrites = mergeOutcomes(top.rewrites, event.rewrites);
           return;
         }
         stack.push({
@@ -73,6 +80,7 @@ export class CallAssembler {
           // Decoding made these arrays for this event alone: no copy needed.
           args: event.values as NamedValue[],
           results: undefined,
+          rewrites: event.rewrites,
           restarts: 0,
           entryKtimeNs: h.ktimeNs,
           returnKtimeNs: undefined,
@@ -107,6 +115,12 @@ export class CallAssembler {
     for (const byThread of this.#open.values()) for (const stack of byThread.values()) for (const call of stack.splice(0)) this.#onCall(call);
     this.#open.clear();
   }
+}
+
+/** A restart's outcomes folded into the call's: a write done at either firing is done. */
+function mergeOutcomes(first: readonly RewriteOutcome[], again: readonly RewriteOutcome[]): readonly RewriteOutcome[] {
+  if (again.length !== first.length) return first;
+  return first.map((outcome, i) => (outcome.ok ? outcome : again[i]!.ok ? again[i]! : outcome));
 }
 
 function sameValues(a: readonly NamedValue[], b: readonly NamedValue[]): boolean {

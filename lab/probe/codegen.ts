@@ -3,7 +3,7 @@
  * session, so BCC compiles once per tracee.
  */
 import type { CopyStep, DerefStep, FunctionPlan, ProbeSpec, RewriteStep } from './plan.ts';
-import { EVENT_MAX_SIZE } from './plan.ts';
+import { EVENT_MAX_SIZE, REWRITE_NOT_ATTEMPTED } from './plan.ts';
 
 /** How events leave the kernel. */
 export type Transport = 'perf' | 'ring';
@@ -165,23 +165,35 @@ function derefCode(deref: DerefStep): string[] {
   return [`errors |= golab_deref(d, ${deref.pointerAt}, ${deref.lengthAt}, ${deref.unit}, ${deref.max}, ${deref.area}, ${deref.errorBit});`];
 }
 
+/**
+ * A rewrite, and the store of its outcome at `resultAt` (plan.ts: 0, -errno, or not attempted):
+ * bpf_probe_write_user fails at run time on pages the process cannot write, and only the event
+ * can say so. Each write stores the same bytes whenever the probe fires, so a second firing of
+ * the entry probe (a stack-growth restart) leaves the value as the first one did.
+ */
 function rewriteCode(rewrite: RewriteStep): string[] {
+  const outcome = `*(s64 *)(d + ${rewrite.resultAt})`;
   switch (rewrite.via) {
     case 'reg':
-      return [`ctx->${rewrite.reg} = ${u64Literal(rewrite.value)}; // rewrite ${rewrite.name}`];
+      return [
+        `ctx->${rewrite.reg} = ${u64Literal(rewrite.value)}; // rewrite ${rewrite.name}`,
+        `${outcome} = 0; // a ctx write the verifier accepted cannot fail`,
+      ];
     case 'stack':
       return [
         `{ u8 v[${rewrite.bytes.length}] = {${[...rewrite.bytes].join(', ')}}; // rewrite ${rewrite.name}`,
-        `  bpf_probe_write_user((void *)(ctx->sp + ${rewrite.spOffset}), v, sizeof(v)); }`,
+        `  ${outcome} = bpf_probe_write_user((void *)(ctx->sp + ${rewrite.spOffset}), v, sizeof(v)); }`,
       ];
     case 'string-data':
       return [
         `{ // rewrite ${rewrite.name}: same-length string data, in place`,
         `  u64 p = 0, n = 0;`,
+        `  s64 r = ${REWRITE_NOT_ATTEMPTED};`,
         `  __builtin_memcpy(&p, d + ${rewrite.pointerAt}, 8);`,
         `  __builtin_memcpy(&n, d + ${rewrite.lengthAt}, 8);`,
         `  u8 v[${Math.max(rewrite.bytes.length, 1)}] = {${[...rewrite.bytes].join(', ') || '0'}};`,
-        `  if (p != 0 && n == ${rewrite.bytes.length}) bpf_probe_write_user((void *)p, v, ${rewrite.bytes.length});`,
+        `  if (p != 0 && n == ${rewrite.bytes.length}) r = bpf_probe_write_user((void *)p, v, ${rewrite.bytes.length});`,
+        `  ${outcome} = r;`,
         '}',
       ];
   }

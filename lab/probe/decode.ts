@@ -2,8 +2,9 @@
  * Events back into Go values, with the same plan that generated the probe (plan.ts).
  * Decoding allocates only the values it returns.
  */
+import { constants } from 'node:os';
 import type { GoType } from '../abi/types.ts';
-import type { DerefStep, ProbeSpec, ValueRead } from './plan.ts';
+import { REWRITE_NOT_ATTEMPTED, type DerefStep, type ProbeSpec, type RewriteStep, type RewriteValue, type ValueRead } from './plan.ts';
 import type { GoValue, NamedValue } from './values.ts';
 
 /** The fixed header of every event. */
@@ -19,15 +20,40 @@ export interface EventHeader {
   readonly failedReads: bigint;
 }
 
+/** What became of one rewrite at one firing of the entry probe. */
+export interface RewriteOutcome {
+  readonly param: string;
+  /** The value asked for. */
+  readonly value: RewriteValue;
+  /** How it was written (plan.ts {@link RewriteStep}). */
+  readonly via: RewriteStep['via'];
+  /** True when the write was done: the call sees the new value. */
+  readonly ok: boolean;
+  /** When bpf_probe_write_user refused the write: its error number (positive, e.g. 14 for EFAULT). */
+  readonly errno?: number;
+  /** Why the write was not done, in words. */
+  readonly reason?: string;
+  /** True when a refused string-data write pointed into a read-only segment of the binary (a literal). */
+  readonly readOnly?: boolean;
+}
+
 /** A decoded event. */
 export interface DecodedEvent {
   readonly header: EventHeader;
   readonly spec: ProbeSpec;
   readonly values: readonly NamedValue[];
+  /** One outcome per rewrite of an entry probe, in plan order; empty for other probes. */
+  readonly rewrites: readonly RewriteOutcome[];
 }
 
 /** Names a type word (a *runtime._type or *runtime.itab) by address, if the binary can. */
 export type TypeNamer = (address: bigint) => string | undefined;
+
+/**
+ * True when an address of the binary (load bias removed) lies in memory the process cannot
+ * write, such as a read-only PT_LOAD segment (session.ts builds one from the ELF segments).
+ */
+export type ReadOnlyTest = (address: bigint) => boolean;
 
 /** Reads the header of an event. */
 export function decodeHeader(data: Buffer): EventHeader {
@@ -69,8 +95,11 @@ function i64(data: Buffer, at: number): bigint {
   return viewOf(data).getBigInt64(at, true);
 }
 
-/** Decodes an event produced by the probe `spec`. */
-export function decodeEvent(data: Buffer, spec: ProbeSpec, nameType?: TypeNamer): DecodedEvent {
+/**
+ * Decodes an event produced by the probe `spec`. `readOnly` lets a failed string-data rewrite
+ * say that its bytes are in a read-only segment rather than only name the error number.
+ */
+export function decodeEvent(data: Buffer, spec: ProbeSpec, nameType?: TypeNamer, readOnly?: ReadOnlyTest): DecodedEvent {
   const header = decodeHeader(data);
   // No closures on this path: tsx (esbuild keepNames) wraps each one it creates in a __name()
   // call that redefines the function's name, which cost more per event than the decoding.
@@ -81,7 +110,56 @@ export function decodeEvent(data: Buffer, spec: ProbeSpec, nameType?: TypeNamer)
     const read = reads[i]!;
     values[i] = { name: read.name, type: read.type.name, value: decodeRead(data, read, header.failedReads, typing) };
   }
-  return { header, spec, values };
+  return { header, spec, values, rewrites: spec.rewrites.length === 0 ? NO_REWRITES : decodeRewrites(data, spec, header.ip, readOnly) };
+}
+
+/** The outcome of each rewrite of an entry probe's event. */
+function decodeRewrites(data: Buffer, spec: ProbeSpec, ip: bigint, readOnly: ReadOnlyTest | undefined): RewriteOutcome[] {
+  const bias = ip - BigInt(spec.vaddr);
+  const outcomes: RewriteOutcome[] = [];
+  for (const step of spec.rewrites) outcomes.push(decodeRewrite(data, step, bias, readOnly));
+  return outcomes;
+}
+
+const NO_REWRITES: readonly RewriteOutcome[] = Object.freeze([]);
+
+/** Error names by number, from Node's table of this platform's errno values. */
+let errnoNames: Map<number, string> | undefined;
+
+/** `-14 (EFAULT)` for 14. */
+export function describeErrno(errno: number): string {
+  if (errnoNames === undefined) {
+    // Aliases share a number (EAGAIN, EWOULDBLOCK): the first listed is the usual name.
+    errnoNames = new Map();
+    for (const [name, value] of Object.entries(constants.errno)) if (!errnoNames.has(value)) errnoNames.set(value, name);
+  }
+  const name = errnoNames.get(errno);
+  return name === undefined ? `-${errno}` : `-${errno} (${name})`;
+}
+
+/** The outcome the entry probe stored for `step`; `bias` is the load bias (entry IP minus entry vaddr). */
+function decodeRewrite(data: Buffer, step: RewriteStep, bias: bigint, readOnly: ReadOnlyTest | undefined): RewriteOutcome {
+  const base = { param: step.name, value: step.requested, via: step.via };
+  const code = i64(data, step.resultAt);
+  if (code === 0n) return { ...base, ok: true };
+  if (step.via === 'string-data' && code === REWRITE_NOT_ATTEMPTED) {
+    const pointer = u64(data, step.pointerAt);
+    const length = i64(data, step.lengthAt);
+    const reason =
+      pointer === 0n
+        ? 'not written: the string\'s data pointer is nil'
+        : `not written: the string has ${length} bytes at this call, the new value ${step.bytes.length} (a rewrite keeps the length)`;
+    return { ...base, ok: false, reason };
+  }
+  if (code > 0n) return { ...base, ok: false, reason: `the probe stored an unknown outcome ${code}` };
+  const errno = Number(-code);
+  if (step.via === 'string-data') {
+    const pointer = u64(data, step.pointerAt);
+    if (readOnly?.(pointer - bias)) {
+      return { ...base, ok: false, errno, readOnly: true, reason: `its data (0x${pointer.toString(16)}) is in the binary's read-only segment, which bpf_probe_write_user cannot write` };
+    }
+  }
+  return { ...base, ok: false, errno, reason: `bpf_probe_write_user returned ${describeErrno(errno)}` };
 }
 
 /** Names interface type words: the binary's namer and what its load bias is computed from. */

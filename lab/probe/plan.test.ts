@@ -79,12 +79,17 @@ describe('planFunction', () => {
 
   it('plans rewrites: stack bytes under ABI0, a register under ABIInternal', () => {
     const abi0 = plan(ebpfDemo, 'abi0', { rewrites: new Map([['a1', 2021n]]) }).probes[0]!;
-    expect(abi0.rewrites).toEqual([{ via: 'stack', name: 'a1', spOffset: 8, bytes: Buffer.from([0xe5, 0x07, 0, 0, 0, 0, 0, 0]) }]);
+    // The outcome slot follows the reads (a1 at 56, a2 at 64, a3 at 72): 80, and the event grows by it.
+    expect(abi0.rewrites).toEqual([
+      { via: 'stack', name: 'a1', requested: 2021n, resultAt: 80, spOffset: 8, bytes: Buffer.from([0xe5, 0x07, 0, 0, 0, 0, 0, 0]) },
+    ]);
+    expect(abi0.eventSize).toBe(88);
     const regs = plan(ebpfDemo, 'abiinternal', { rewrites: new Map<string, bigint | boolean>([['a1', 2021n], ['a2', false]]) }).probes[0]!;
     expect(regs.rewrites).toEqual([
-      { via: 'reg', name: 'a1', reg: 'ax', value: 2021n },
-      { via: 'reg', name: 'a2', reg: 'bx', value: 0n },
+      { via: 'reg', name: 'a1', requested: 2021n, resultAt: 72, reg: 'ax', value: 2021n },
+      { via: 'reg', name: 'a2', requested: false, resultAt: 80, reg: 'bx', value: 0n },
     ]);
+    expect(regs.eventSize).toBe(88);
   });
 
   it('refuses rewrites it cannot do, saying why', () => {
@@ -102,15 +107,117 @@ describe('generateProgram', () => {
     expect(program.text).toContain('errors |= golab_read(d, 56, 8, ctx->sp + 8, 0);');
     expect(program.text).toContain('errors |= golab_read(d, 64, 1, ctx->sp + 16, 1);');
     expect(program.text).toContain('errors |= golab_read(d, 72, 4, ctx->sp + 20, 2);');
-    expect(program.text).toContain('bpf_probe_write_user((void *)(ctx->sp + 8), v, sizeof(v));');
+    expect(program.text).toContain(
+      ['  { u8 v[8] = {229, 7, 0, 0, 0, 0, 0, 0}; // rewrite a1', '    *(s64 *)(d + 80) = bpf_probe_write_user((void *)(ctx->sp + 8), v, sizeof(v)); }'].join('\n'),
+    );
     expect(program.text).toContain('golab_events.perf_submit(ctx, d, ');
     expect(program.text).not.toMatch(/0x401/);
   });
 
   it('writes ctx registers for register-ABI rewrites and uses the ring buffer when asked', () => {
     const program = generateProgram([plan(ebpfDemo, 'abiinternal', { rewrites: new Map([['a1', -1n]]) })], { transport: 'ring' });
-    expect(program.text).toContain('ctx->ax = 0xffffffffffffffffULL; // rewrite a1');
+    expect(program.text).toContain(
+      ['  ctx->ax = 0xffffffffffffffffULL; // rewrite a1', '  *(s64 *)(d + 72) = 0; // a ctx write the verifier accepted cannot fail'].join('\n'),
+    );
     expect(program.text).toContain('BPF_RINGBUF_OUTPUT(golab_events, 64);');
+  });
+});
+
+describe('rewrite outcomes', () => {
+  const strings = signature([
+    ['s', goTypes.string],
+    ['t', goTypes.string],
+  ]);
+  /** Strings(s, t) under ABI0 with both strings rewritten: s at 56, t at 136, their data at 72 and 152. */
+  const entry = plan(strings, 'abi0', { rewrites: new Map([['s', 'HELLO'], ['t', 'abc']]) }).probes[0]!;
+  const [sStep, tStep] = entry.rewrites;
+  /** An entry event of a PIE loaded at `bias`, with both strings' pointers and lengths and the outcomes. */
+  const event = (bias: bigint, s: { ptr: bigint; len: bigint; outcome: bigint }, t: { ptr: bigint; len: bigint; outcome: bigint }) => {
+    const e = fakeEvent(entry, () => {});
+    e.writeBigUInt64LE(BigInt(entry.vaddr) + bias, 32);
+    e.writeBigUInt64LE(s.ptr, 56);
+    e.writeBigInt64LE(s.len, 64);
+    e.writeBigUInt64LE(t.ptr, 136);
+    e.writeBigInt64LE(t.len, 144);
+    e.writeBigInt64LE(s.outcome, sStep!.resultAt);
+    e.writeBigInt64LE(t.outcome, tStep!.resultAt);
+    return e;
+  };
+
+  it('gives each rewrite an outcome slot after the reads, and stores 0, -errno or 1 there', () => {
+    expect(entry.reads.map((r) => [r.slot, r.derefs[0]!.area])).toEqual([
+      [56, 72],
+      [136, 152],
+    ]);
+    expect([sStep!.resultAt, tStep!.resultAt, entry.eventSize]).toEqual([216, 224, 232]);
+    const text = generateProgram([plan(strings, 'abi0', { rewrites: new Map([['s', 'HELLO'], ['t', 'abc']]) })], { transport: 'perf' }).text;
+    expect(text).toContain(
+      [
+        '  { // rewrite s: same-length string data, in place',
+        '    u64 p = 0, n = 0;',
+        '    s64 r = 1;',
+        '    __builtin_memcpy(&p, d + 56, 8);',
+        '    __builtin_memcpy(&n, d + 64, 8);',
+        '    u8 v[5] = {72, 69, 76, 76, 79};',
+        '    if (p != 0 && n == 5) r = bpf_probe_write_user((void *)p, v, 5);',
+        '    *(s64 *)(d + 216) = r;',
+        '  }',
+      ].join('\n'),
+    );
+    // Outcomes are stored after the read fault mask and before the event is submitted.
+    expect(text.indexOf('*(u64 *)(d + 48) = errors;')).toBeLessThan(text.indexOf('*(s64 *)(d + 216) = r;'));
+    expect(text.indexOf('*(s64 *)(d + 224) = r;')).toBeLessThan(text.indexOf('golab_events.perf_submit(ctx, d, 232)'));
+  });
+
+  it('decodes a done write as ok and a refused one with the errno, naming a read-only segment from the unbiased address', () => {
+    const bias = 0x7f0000000000n;
+    const seen: bigint[] = [];
+    const readOnly = (address: bigint) => {
+      seen.push(address);
+      return address >= 0x4b0000n && address < 0x4c0000n;
+    };
+    const decoded = decodeEvent(
+      event(bias, { ptr: 0xc000012345n, len: 5n, outcome: 0n }, { ptr: bias + 0x4b1234n, len: 3n, outcome: -14n }),
+      entry,
+      undefined,
+      readOnly,
+    );
+    expect(decoded.rewrites).toEqual([
+      { param: 's', value: 'HELLO', via: 'string-data', ok: true },
+      {
+        param: 't',
+        value: 'abc',
+        via: 'string-data',
+        ok: false,
+        errno: 14,
+        readOnly: true,
+        reason: "its data (0x7f00004b1234) is in the binary's read-only segment, which bpf_probe_write_user cannot write",
+      },
+    ]);
+    expect(seen).toEqual([0x4b1234n]);
+    // Writable memory that still refused (e.g. a page not yet faulted in): the errno, named.
+    const elsewhere = decodeEvent(event(bias, { ptr: 0xc000012345n, len: 5n, outcome: -14n }, { ptr: 0n, len: 0n, outcome: 1n }), entry, undefined, readOnly);
+    expect(elsewhere.rewrites.map((r) => [r.ok, r.errno, r.reason])).toEqual([
+      [false, 14, 'bpf_probe_write_user returned -14 (EFAULT)'],
+      [false, undefined, "not written: the string's data pointer is nil"],
+    ]);
+  });
+
+  it('says why a string write was not attempted when the length at the call differs', () => {
+    const decoded = decodeEvent(event(0n, { ptr: 0xc000012345n, len: 6n, outcome: 1n }, { ptr: 0x4b1234n, len: 3n, outcome: -1n }), entry);
+    expect(decoded.rewrites.map((r) => [r.param, r.ok, r.errno, r.reason])).toEqual([
+      ['s', false, undefined, 'not written: the string has 6 bytes at this call, the new value 5 (a rewrite keeps the length)'],
+      ['t', false, 1, 'bpf_probe_write_user returned -1 (EPERM)'],
+    ]);
+  });
+
+  it('reports register rewrites as done and other probes without outcomes', () => {
+    const probes = plan(ebpfDemo, 'abiinternal', { rewrites: new Map<string, bigint | boolean>([['a2', false]]) }).probes;
+    const regEntry = probes[0]!;
+    const decoded = decodeEvent(fakeEvent(regEntry, () => {}), regEntry);
+    expect(decoded.rewrites).toEqual([{ param: 'a2', value: false, via: 'reg', ok: true }]);
+    const ret = probes.find((p) => p.kind === 'return')!;
+    expect(decodeEvent(fakeEvent(ret, () => {}), ret).rewrites).toEqual([]);
   });
 });
 

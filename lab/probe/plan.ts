@@ -9,7 +9,8 @@
  *   0  u32 probe id      4  u32 thread id     8  u32 process id   12 u32 reserved
  *   16 u64 ktime (ns)    24 u64 sp            32 u64 ip           40 u64 r14 (g under ABIInternal)
  *   48 u64 failed-read bitmask, bit i = read i faulted
- *   56 value bytes and dereferenced data, at offsets fixed by the plan
+ *   56 value bytes and dereferenced data, at offsets fixed by the plan; after them, on an entry
+ *      probe with rewrites, one s64 outcome per rewrite ({@link RewriteStep.resultAt})
  */
 import type { FunctionLayout, IntReg, Piece, ValueLocation } from '../abi/layout.ts';
 import type { GoType } from '../abi/types.ts';
@@ -84,14 +85,34 @@ export interface ValueRead {
 /** A value written by a rewrite. */
 export type RewriteValue = bigint | boolean | string;
 
+/**
+ * What the entry probe stores at a rewrite's {@link RewriteStep.resultAt}: 0 when the write was
+ * done, -errno when bpf_probe_write_user refused it, or this code when the probe did not try
+ * (string data whose length at this call differs from the new value's, or a nil data pointer).
+ */
+export const REWRITE_NOT_ATTEMPTED = 1n;
+
+/** What every rewrite step carries besides its mechanism. */
+interface RewriteStepBase {
+  readonly name: string;
+  /** The value asked for, as given (a bool stays a bool). */
+  readonly requested: RewriteValue;
+  /**
+   * Event offset of the s64 outcome the probe stores: 0, -errno or {@link REWRITE_NOT_ATTEMPTED}.
+   * A write can fail at run time (a literal's bytes sit in a read-only page), and the probe has
+   * no other way to tell user space.
+   */
+  readonly resultAt: number;
+}
+
 /** One rewrite, done by the entry probe after reading. */
 export type RewriteStep =
   /** Writes `bytes` to SP+spOffset with bpf_probe_write_user (stack ABI). */
-  | { readonly via: 'stack'; readonly name: string; readonly spOffset: number; readonly bytes: Buffer }
-  /** Sets a saved register (register ABIs; needs a kernel that applies ctx writes). */
-  | { readonly via: 'reg'; readonly name: string; readonly reg: IntReg; readonly value: bigint }
+  | (RewriteStepBase & { readonly via: 'stack'; readonly spOffset: number; readonly bytes: Buffer })
+  /** Sets a saved register (register ABIs; needs a kernel that applies ctx writes; cannot fail once loaded). */
+  | (RewriteStepBase & { readonly via: 'reg'; readonly reg: IntReg; readonly value: bigint })
   /** Overwrites string data in place with bpf_probe_write_user, only when the length matches. */
-  | { readonly via: 'string-data'; readonly name: string; readonly pointerAt: number; readonly lengthAt: number; readonly bytes: Buffer };
+  | (RewriteStepBase & { readonly via: 'string-data'; readonly pointerAt: number; readonly lengthAt: number; readonly bytes: Buffer });
 
 /** One uprobe and what it reads. */
 export interface ProbeSpec {
@@ -171,7 +192,8 @@ export function planFunction(fn: PlannedFunction, options: PlanOptions = {}): Fu
     if (spill) floatReads.push({ value, spill });
   }
   const entryFinal = entryReads;
-  const rewrites = planRewrites(fn.layout, entryFinal, options.rewrites);
+  // The outcome slots come after every read, so the reads' offsets do not depend on rewrites.
+  const rewrites = planRewrites(fn.layout, entryFinal, options.rewrites, () => entry.allocOutcome());
   probes.push(spec(nextId++, 'entry', fn.name, fn.vaddr, fn.fileOffset, 0, entryFinal, rewrites, entry.size));
 
   // Spill probes: one per distinct probe address.
@@ -231,6 +253,11 @@ class EventBuilder {
 
   constructor(limits: ReadLimits) {
     this.#limits = limits;
+  }
+
+  /** An 8-byte slot for a rewrite's outcome. */
+  allocOutcome(): number {
+    return this.#alloc(8);
   }
 
   #alloc(bytes: number): number {
@@ -330,6 +357,7 @@ function planRewrites(
   layout: FunctionLayout,
   reads: readonly ValueRead[],
   wanted: ReadonlyMap<string, RewriteValue> | undefined,
+  allocOutcome: () => number,
 ): RewriteStep[] {
   if (!wanted || wanted.size === 0) return [];
   const steps: RewriteStep[] = [];
@@ -346,7 +374,8 @@ function planRewrites(
       if (typeof newValue !== 'string') throw new RewritePlanError(`'${name}' is a string: give a string value`);
       const deref = read.derefs.find((d) => d.kind === 'string' && d.pointerAt === read.slot);
       if (!deref) throw new RewritePlanError(`'${name}' cannot be read, so it cannot be rewritten`);
-      steps.push({ via: 'string-data', name, pointerAt: deref.pointerAt, lengthAt: deref.lengthAt!, bytes: Buffer.from(newValue, 'utf8') });
+      const bytes = Buffer.from(newValue, 'utf8');
+      steps.push({ via: 'string-data', name, requested: newValue, resultAt: allocOutcome(), pointerAt: deref.pointerAt, lengthAt: deref.lengthAt!, bytes });
       continue;
     }
     if (type.kind !== 'int' && type.kind !== 'bool') {
@@ -358,10 +387,10 @@ function planRewrites(
     const piece = value.pieces[0];
     if (!piece || value.pieces.length !== 1) throw new RewritePlanError(`'${name}' is split across locations and cannot be rewritten`);
     if (piece.where === 'stack') {
-      steps.push({ via: 'stack', name, spOffset: piece.offset, bytes: intBytes(asInt, type.size) });
+      steps.push({ via: 'stack', name, requested: newValue, resultAt: allocOutcome(), spOffset: piece.offset, bytes: intBytes(asInt, type.size) });
     } else if (piece.where === 'reg') {
       if ((piece.regOffset ?? 0) !== 0) throw new RewritePlanError(`'${name}' shares a register with another value and cannot be rewritten`);
-      steps.push({ via: 'reg', name, reg: piece.reg, value: asInt });
+      steps.push({ via: 'reg', name, requested: newValue, resultAt: allocOutcome(), reg: piece.reg, value: asInt });
     } else {
       throw new RewritePlanError(`'${name}' is not in a register or stack slot a probe can write`);
     }

@@ -12,7 +12,7 @@ import { ExitCode, GolabError } from '../errors.ts';
 import { ElfFile, findFunction, functionBytes, type GoFunction } from '../elf/index.ts';
 import { CallAssembler, type TracedCall } from './calls.ts';
 import { generateProgram, type GeneratedProgram, type Transport } from './codegen.ts';
-import { decodeEvent, type DecodedEvent } from './decode.ts';
+import { decodeEvent, type DecodedEvent, type ReadOnlyTest } from './decode.ts';
 import { findFirstXmmSpill, findReturnOffsets } from './disasm.ts';
 import {
   planFunction,
@@ -163,10 +163,12 @@ export class TraceSession implements AsyncDisposable {
       const keyByGoroutine = functions.every((f) => f.signature.abi === 'abiinternal');
       const assembler = new CallAssembler(options.onCall, keyByGoroutine);
       const namer = typeNamerFor(typesFrom === binary ? binary : typesFrom);
+      // The traced binary's own segments: a stripped build's layout is not its twin's.
+      const readOnly: ReadOnlyTest = (address) => isReadOnlyAddress(binary, address);
       const onData = (data: Buffer) => {
         const spec = specs.get(data.readUInt32LE(0));
         if (!spec) return;
-        const event = decodeEvent(data, spec, namer);
+        const event = decodeEvent(data, spec, namer, readOnly);
         options.onEvent?.(data, event);
         assembler.add(event);
       };
@@ -300,6 +302,21 @@ export function planSession(binary: ElfFile, typesFrom: ElfFile, options: Pick<T
     nextId += plan.probes.length;
     return { fn, signature, plan };
   });
+}
+
+/**
+ * True when `address` (load bias removed) lies in memory the process cannot write: a PT_LOAD
+ * segment without PF_W, or PT_GNU_RELRO (made read-only after relocation). String literals
+ * live there, and bpf_probe_write_user cannot write them.
+ */
+export function isReadOnlyAddress(elf: ElfFile, address: bigint): boolean {
+  const PT_LOAD = 1;
+  const PT_GNU_RELRO = 0x6474e552;
+  const PF_W = 2;
+  const within = (s: { vaddr: number; memsz: number }) => address >= BigInt(s.vaddr) && address < BigInt(s.vaddr) + BigInt(s.memsz);
+  if (elf.segments.some((s) => s.type === PT_GNU_RELRO && within(s))) return true;
+  const load = elf.segments.find((s) => s.type === PT_LOAD && within(s));
+  return load !== undefined && (load.flags & PF_W) === 0;
 }
 
 /** The u64 in slot 0 of a one-element BPF_ARRAY, read and zeroed from user space. */
