@@ -23,9 +23,14 @@ export function checkTitle(where: string, result: CheckResult): string {
   return lines.join('\n');
 }
 
-/** The CSS class of a check: its status, and `partial` for a pass with notes. */
-export function checkClass(result: CheckResult): string {
-  if (result.status === 'pass' && (result.notes?.length ?? 0) > 0) return 'pass partial';
+/**
+ * The CSS class of a check: its status, and `partial` for an args or results pass with a value
+ * not (fully) read — classify.ts notes those as `name: why`. A rewrite's note says what it
+ * wrote, and "no arguments to compare" or a restart note take nothing from a pass.
+ */
+export function checkClass(result: CheckResult, check?: CheckName): string {
+  const unread = (result.notes ?? []).some((note) => /^\w+: /.test(note));
+  if (result.status === 'pass' && check !== 'rewrite' && unread) return 'pass partial';
   return result.status;
 }
 
@@ -93,7 +98,7 @@ export function renderHtml(report: MatrixReport): string {
             if (!fn) return '<td class="c" title="not run"></td>';
             const result = fn.checks[check];
             const where = `${toolchain.id} ${mode} ${func} · ${kernel} · ${check}`;
-            return `<td class="c ${checkClass(result)}" data-check="${check}" data-kernel="${escapeHtml(kernel)}" title="${escapeHtml(checkTitle(where, result))}"></td>`;
+            return `<td class="c ${checkClass(result, check)}" data-check="${check}" data-kernel="${escapeHtml(kernel)}" title="${escapeHtml(checkTitle(where, result))}"></td>`;
           });
         });
         return `<tr><td class="fn" title="${escapeHtml(func)}">${escapeHtml(func)}</td>${tds.join('')}</tr>`;

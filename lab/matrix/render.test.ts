@@ -142,6 +142,10 @@ describe('matrix.html', () => {
     for (const m of unsupported) expect(m[4]).toContain('lockdown=integrity refuses bpf_probe_write_user');
     expect(found.filter((m) => m[1] === 'pass partial')).toHaveLength(3);
     expect(checkClass(partial)).toBe('pass partial');
+    // What a rewrite wrote, and a function without arguments, are whole passes.
+    expect(checkClass({ status: 'pass', notes: ['a: -100 → -99 (in RAX, a ctx register write)'] }, 'rewrite')).toBe('pass');
+    expect(checkClass({ status: 'pass', notes: ['no arguments to compare'] }, 'args')).toBe('pass');
+    expect(checkClass(partial, 'args')).toBe('pass partial');
     expect(escapeHtml('seen: a=<9> & "b"')).toBe('seen: a=&lt;9&gt; &amp; &quot;b&quot;');
   });
 
