@@ -90,7 +90,10 @@ export function renderToolchainSummary(report: MatrixReport): string {
   return lines.join('\n');
 }
 
-/** The unsupported reasons with a count column per kernel ('–' where a kernel has none). */
+/**
+ * The unsupported reasons with a count column per kernel ('–' where a kernel has none); checks
+ * that one reason makes unsupported equally often share a row.
+ */
 export function renderReasonsByKernel(report: MatrixReport): string {
   const kernels = report.kernels.map((k) => k.name);
   const perKernel = new Map(
@@ -103,10 +106,19 @@ export function renderReasonsByKernel(report: MatrixReport): string {
     `| check | reason | ${kernels.join(' | ')} |`,
     `| --- | --- | ${kernels.map(() => '---:').join(' | ')} |`,
   ];
+  // One row for the checks a reason hits equally (a function that cannot be probed at all).
+  const rows = new Map<string, { checks: string[]; reason: string; counts: string[] }>();
   for (const r of unsupportedReasons(report.cells)) {
     const key = `${r.check}\u0000${r.reason}`;
     const counts = kernels.map((kernel) => String(perKernel.get(kernel)?.get(key) ?? '–'));
-    lines.push(`| ${r.check} | ${escapeCell(r.reason)} | ${counts.join(' | ')} |`);
+    const rowKey = `${r.reason}\u0000${counts.join(',')}`;
+    const row = rows.get(rowKey);
+    if (row) row.checks.push(r.check);
+    else rows.set(rowKey, { checks: [r.check], reason: r.reason, counts });
+  }
+  for (const row of rows.values()) {
+    const checks = CHECK_NAMES.filter((c) => row.checks.includes(c));
+    lines.push(`| ${checks.join(', ')} | ${escapeCell(row.reason)} | ${row.counts.join(' | ')} |`);
   }
   return lines.join('\n');
 }

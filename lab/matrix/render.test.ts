@@ -115,6 +115,12 @@ describe('MATRIX.md', () => {
       '| rewrite | lockdown=integrity refuses bpf_probe_write_user | 4 | – |',
     ]);
     expect(markdown).toContain('| rewrite | lockdown=integrity refuses bpf_probe_write_user | 4 | – |');
+    const inlined: CheckResult = { status: 'unsupported', reason: 'the compiler inlined every call of main.Add: no code of its own to probe (FUNCTION_INLINED)' };
+    const withInlined = { ...report, cells: [...cells, cell('6.1', 'default', [fn('InlinedAdd', inlined, inlined, inlined)])] };
+    expect(renderReasonsByKernel(withInlined).split('\n').slice(2)).toEqual([
+      '| rewrite | lockdown=integrity refuses bpf_probe_write_user | 4 | – |',
+      '| args, results, rewrite | the compiler inlined every call of main.…: no code of its own to probe (FUNCTION_INLINED) | – | 1 |',
+    ]);
     expect(markdown).toContain('| go1.15.15 | abi0 | 4/0/0 | 4/0/0 | 0/0/4 | 3/**1**/0 | 4/0/0 | 4/0/0 |');
     expect(markdown).toContain('- 6.1 go1.15.15 default `Float64s` args: a differs from the printout — expected `a=47`, seen `a=<9>`');
     expect(markdown).toContain('**6.1**: 6.1.0-56-amd64, lockdown none; bpf_probe_write_user yes;');
