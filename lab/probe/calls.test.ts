@@ -52,3 +52,59 @@ describe('CallAssembler rewrite outcomes', () => {
     expect(calls.map((c) => [c.restarts, c.rewrites])).toEqual([[1, [{ param: 'n', value: 7n, via: 'stack', ok: true }]]]);
   });
 });
+
+describe('CallAssembler stack-growth restarts', () => {
+  it('folds a restart that reads the value the first firing wrote', () => {
+    const calls: TracedCall[] = [];
+    const assembler = new CallAssembler((call) => calls.push(call), false);
+    // The first firing rewrote n from 5 to 7; morestack then restarts f, whose entry reads 7.
+    assembler.add(event(entry, 5n, 0n));
+    assembler.add(event(entry, 7n, 0n));
+    assembler.add(event(ret, 7n));
+    expect(calls.map((c) => [c.args.map((a) => a.value), c.restarts])).toEqual([[[{ kind: 'int', value: 5n }], 1]]);
+  });
+
+  it('keeps a second entry with another value apart (recursion), and one with the rewritten value when the write failed', () => {
+    const calls: TracedCall[] = [];
+    const assembler = new CallAssembler((call) => calls.push(call), false);
+    assembler.add(event(entry, 5n, -14n));
+    assembler.add(event(entry, 7n, -14n));
+    assembler.add(event(ret, 1n));
+    assembler.add(event(ret, 2n));
+    expect(calls.map((c) => [c.args.map((a) => a.value), c.results?.map((r) => r.value), c.restarts])).toEqual([
+      [[{ kind: 'int', value: 7n }], [{ kind: 'int', value: 1n }], 0],
+      [[{ kind: 'int', value: 5n }], [{ kind: 'int', value: 2n }], 0],
+    ]);
+  });
+
+  it('folds a restart after a spill probe filled in a float argument the entry could not read', () => {
+    // main.g(x float64) under ABIInternal: x arrives in X0; the spill probe reads it from the
+    // stack slot the function's own prologue stores it to.
+    const [gEntry, gSpill, gRet] = planFunction({
+      name: 'main.g',
+      vaddr: 0x402000,
+      fileOffset: 0x2000,
+      layout: layoutFunction(signature([['x', goTypes.float64]], []), 'abiinternal'),
+      returnVaddrs: [0x402040],
+      floatSpills: [{ xmmIndex: 0, probeVaddr: 0x402010, entrySpDelta: 0x18, spOffsetAtEntry: 8, size: 8 }],
+    }).probes as [ProbeSpec, ProbeSpec, ProbeSpec];
+    expect([gEntry.kind, gSpill.kind, gRet.kind]).toEqual(['entry', 'spill', 'return']);
+    const fire = (spec: ProbeSpec, x?: number) => {
+      const data = Buffer.alloc(spec.eventSize);
+      data.writeUInt32LE(spec.id, 0);
+      data.writeUInt32LE(42, 4);
+      data.writeUInt32LE(42, 8);
+      data.writeBigUInt64LE(BigInt(spec.vaddr), 32);
+      if (x !== undefined) data.writeDoubleLE(x, spec.reads[0]!.slot);
+      return decodeEvent(data, spec);
+    };
+    const calls: TracedCall[] = [];
+    const assembler = new CallAssembler((call) => calls.push(call), false);
+    assembler.add(fire(gEntry));
+    assembler.add(fire(gSpill, 2.5));
+    assembler.add(fire(gEntry));
+    assembler.add(fire(gSpill, 2.5));
+    assembler.add(fire(gRet));
+    expect(calls.map((c) => [c.args.map((a) => a.value), c.restarts])).toEqual([[[{ kind: 'float', value: 2.5, bits: 64 }], 1]]);
+  });
+});

@@ -5,9 +5,13 @@
  * Calls are keyed by goroutine where the ABI names it (R14 = g under ABIInternal), else by
  * thread. An entry probe fires twice when the function's prologue grows the stack and restarts
  * the function; a second entry of the same function on the same goroutine, before any return,
- * with the same argument values, is that restart and is folded into the open call.
+ * with the same argument values, is that restart and is folded into the open call. "The same"
+ * is judged against what the first entry read, before spill probes filled in float arguments
+ * (the restart's entry cannot read them either), and a parameter the first firing rewrote may
+ * show its new value.
  */
 import type { DecodedEvent, RewriteOutcome } from './decode.ts';
+import type { RewriteValue } from './plan.ts';
 import type { NamedValue } from './values.ts';
 import { formatValue } from './values.ts';
 
@@ -41,6 +45,8 @@ export class CallAssembler {
   readonly #open = new Map<number, Map<bigint | number, TracedCall[]>>();
   readonly #onCall: (call: TracedCall) => void;
   readonly #keyByGoroutine: boolean;
+  /** The entry's own values of calls whose args spill probes have since filled in. */
+  readonly #entryValues = new WeakMap<TracedCall, readonly NamedValue[]>();
 
   /** `keyByGoroutine`: key calls by R14 (ABIInternal's g register) instead of the thread. */
   constructor(onCall: (call: TracedCall) => void, keyByGoroutine: boolean) {
@@ -68,7 +74,7 @@ export class CallAssembler {
     const top = topIndex >= 0 ? stack[topIndex] : undefined;
     switch (event.spec.kind) {
       case 'entry': {
-        if (top && topIndex === stack.length - 1 && sameValues(top.args, event.values)) {
+        if (top && topIndex === stack.length - 1 && isRestart(top, this.#entryValues.get(top) ?? top.args, event.values)) {
           top.restarts++;
           top.rewrites = mergeOutcomes(top.rewrites, event.rewrites);
           return;
@@ -89,6 +95,7 @@ export class CallAssembler {
       }
       case 'spill': {
         if (!top) return;
+        if (!this.#entryValues.has(top)) this.#entryValues.set(top, [...top.args]);
         for (const value of event.values) {
           const index = top.args.findIndex((a) => a.name === value.name);
           if (index >= 0) top.args[index] = value;
@@ -123,6 +130,33 @@ function mergeOutcomes(first: readonly RewriteOutcome[], again: readonly Rewrite
   return first.map((outcome, i) => (outcome.ok ? outcome : again[i]!.ok ? again[i]! : outcome));
 }
 
-function sameValues(a: readonly NamedValue[], b: readonly NamedValue[]): boolean {
-  return a.length === b.length && a.every((v, i) => formatValue(v.value) === formatValue(b[i]!.value));
+/**
+ * Whether `again` is a restart's reading of the call that read `first` at entry: every value the
+ * same, except that a parameter the call rewrote may have its new value.
+ */
+function isRestart(call: TracedCall, first: readonly NamedValue[], again: readonly NamedValue[]): boolean {
+  if (first.length !== again.length) return false;
+  for (let i = 0; i < first.length; i++) {
+    const before = formatValue(first[i]!.value);
+    const now = formatValue(again[i]!.value);
+    if (before === now) continue;
+    const rewrite = call.rewrites.find((r) => r.param === first[i]!.name && r.ok);
+    if (rewrite === undefined || !holds(again[i]!, rewrite.value)) return false;
+  }
+  return true;
+}
+
+/** Whether a decoded value is the rewrite value `value`. */
+function holds(named: NamedValue, value: RewriteValue): boolean {
+  const decoded = named.value;
+  switch (decoded.kind) {
+    case 'int':
+      return typeof value === 'bigint' && decoded.value === value;
+    case 'bool':
+      return typeof value === 'boolean' && decoded.value === value;
+    case 'string':
+      return typeof value === 'string' && decoded.value === value;
+    default:
+      return false;
+  }
 }
