@@ -51,7 +51,11 @@ export interface DiscoveryResult {
 /** Directories whose `go-*` entries are GOROOTs: Debian's packages and the tarball installs. */
 export const DEFAULT_SEARCH_ROOTS: readonly string[] = ['/usr/lib', '/usr/local/lib'];
 
-const PROBE_TIMEOUT_MS = 30_000;
+/**
+ * A `go env`/`go version` that takes longer than this is reported as skipped. Generous: under
+ * qemu's TCG (the kernel lab's guests) gccgo's go tool has taken over 30 s.
+ */
+const PROBE_TIMEOUT_MS = 120_000;
 
 // Names on PATH that may be a go command: `go`, golang.org/dl wrappers such as `go1.22.3`,
 // and gccgo's go tool `go-12` / `x86_64-linux-gnu-go-12`.
@@ -152,7 +156,9 @@ async function discoverIn(env: NodeJS.ProcessEnv, roots: readonly string[]): Pro
   }
 
   const existing = await uniqueExisting(goCommands);
-  const probes = await Promise.all(existing.map((command) => probeGoCommand(command, env)));
+  // At most one probe per core at a time: a dozen go commands started at once on a two-core
+  // TCG guest all ran past the timeout together, and gccgo's went missing from the guest's list.
+  const probes = await mapLimited(existing, os.availableParallelism(), (command) => probeGoCommand(command, env));
 
   const byRoot = new Map<string, Toolchain>();
   const ids = new Map<string, string>();
@@ -324,6 +330,20 @@ async function run(file: string, args: readonly string[], env: NodeJS.ProcessEnv
   const ok = !result.failed;
   const message = ok ? '' : tailLines(`${result.shortMessage}\n${result.stderr}`.trim(), 3);
   return { ok, stdout: String(result.stdout), message };
+}
+
+/** `items.map(work)`, with at most `limit` calls of `work` running at once; results in order. */
+async function mapLimited<T, R>(items: readonly T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await work(items[index]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+  return results;
 }
 
 async function listDir(dir: string): Promise<string[]> {
