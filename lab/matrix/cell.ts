@@ -22,7 +22,6 @@ import { ZOO_FUNCTIONS, type ZooFunction } from '../../tracee/zoo/signatures.ts'
 import { classifyCheck, sameForAll, type ClassifiedValue } from './classify.ts';
 import { compareValue } from './compare.ts';
 import { rewriteCandidates, type RewriteChoice } from './rewrite.ts';
-import { foldSplitRestarts } from './restarts.ts';
 import type { CheckResult, FunctionResult } from './types.ts';
 
 /** What one cell needs. */
@@ -321,8 +320,7 @@ function classifyFunction(
 ): FunctionResult {
   const base = { func: p.zoo.func, symbol: p.symbol };
   if (!printed) return { ...base, checks: sameForAll({ status: 'fail', reason: 'the zoo did not print this call in the traced run' }) };
-  // A restart after spill probes filled in float arguments reaches us as two calls (restarts.ts).
-  const calls = foldSplitRestarts(allCalls.filter((c) => c.function === p.symbol).sort((a, b) => (a.entryKtimeNs < b.entryKtimeNs ? -1 : 1)));
+  const calls = allCalls.filter((c) => c.function === p.symbol).sort((a, b) => (a.entryKtimeNs < b.entryKtimeNs ? -1 : 1));
   if (calls.length === 0) {
     return {
       ...base,
