@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { chooseAccel, cpuinfoHasVirtualization } from './accel.ts';
 import { attemptState, guestScript, shellQuote } from './guest.ts';
-import { bootWithRetries, guestEnv, type BootOutcome } from './runner.ts';
+import { bootWithRetries, guestCpus, guestEnv, type BootOutcome } from './runner.ts';
 import { formatSuiteResults, parseTargets, parseVitestJson } from './suite.ts';
 import { splitAppend, vngArgs } from './vng.ts';
 
@@ -193,5 +193,19 @@ describe('vm test targets and reports', () => {
     expect(text).toMatch(/^PASS {2}6\.1 \(6\.1\.0-56-amd64\) +3 passed, 1 failed, 1 skipped {2}61 s$/m);
     expect(text).toMatch(/^FAIL {2}7 \[lockdown=integrity\] +status VM_TIMEOUT/m);
     expect(text.split('\n').at(-1)).toBe('kernels: 1 passed, 1 failed');
+  });
+});
+
+describe('guestCpus', () => {
+  it('gives a TCG guest one vCPU (multi-threaded TCG ran rewritten JIT code stale) and a KVM guest two', () => {
+    expect(guestCpus('tcg', {})).toBe(1);
+    expect(guestCpus('kvm', {})).toBe(2);
+  });
+
+  it('takes GOLAB_VM_CPUS when it is a positive integer', () => {
+    expect(guestCpus('tcg', { GOLAB_VM_CPUS: '2' })).toBe(2);
+    expect(guestCpus('kvm', { GOLAB_VM_CPUS: '4' })).toBe(4);
+    expect(guestCpus('tcg', { GOLAB_VM_CPUS: 'two' })).toBe(1);
+    expect(guestCpus('tcg', { GOLAB_VM_CPUS: '0' })).toBe(1);
   });
 });

@@ -218,7 +218,7 @@ export async function runInVm(options: VmRunOptions): Promise<VmRunResult> {
         vmlinuz: kernel.vmlinuz,
         accel: accel.accel,
         memory: options.memory ?? '2G',
-        cpus: options.cpus ?? 2,
+        cpus: options.cpus ?? guestCpus(accel.accel),
         // The whole cache is shared read-write: the kernel tree (modules, headers), this run's
         // directory, and lab/toolchain's build cache (tracee binaries and per-toolchain GOCACHE),
         // so the guest reuses what the host built instead of compiling under TCG.
@@ -354,3 +354,18 @@ async function requireTools(): Promise<void> {
 }
 
 export { GuestFiles };
+
+/**
+ * vCPUs of a guest unless the caller says: `GOLAB_VM_CPUS`, else 1 under TCG and 2 under KVM.
+ *
+ * Under multi-threaded TCG (qemu 7.2 here) a guest with two vCPUs ran JIT-compiled code that
+ * another vCPU had just rewritten, now and then, stale: node died of SIGSEGV or SIGILL in 3 of 8
+ * runs of a wasm-heavy script (V8 patches code from background threads), and iced-x86's wasm
+ * hit "RuntimeError: unreachable"; with one vCPU, 8 of 8 runs passed. BCC's compile, the slow
+ * part of every guest run, uses one thread anyway.
+ */
+export function guestCpus(accel: 'kvm' | 'tcg', env: NodeJS.ProcessEnv = process.env): number {
+  const wanted = Number(env['GOLAB_VM_CPUS']);
+  if (Number.isInteger(wanted) && wanted > 0) return wanted;
+  return accel === 'tcg' ? 1 : 2;
+}
