@@ -108,3 +108,40 @@ describe('CallAssembler stack-growth restarts', () => {
     expect(calls.map((c) => [c.args.map((a) => a.value), c.restarts])).toEqual([[[{ kind: 'float', value: 2.5, bits: 64 }], 1]]);
   });
 });
+
+describe('CallAssembler keyed by thread', () => {
+  /** An event of `spec` on thread `tid` with stack pointer `sp` and first value `value`. */
+  function on(spec: ProbeSpec, tid: number, sp: bigint, value: bigint) {
+    const data = Buffer.alloc(spec.eventSize);
+    data.writeUInt32LE(spec.id, 0);
+    data.writeUInt32LE(tid, 4);
+    data.writeUInt32LE(42, 8);
+    data.writeBigUInt64LE(sp, 24);
+    data.writeBigUInt64LE(BigInt(spec.vaddr), 32);
+    data.writeBigInt64LE(value, spec.reads[0]!.slot);
+    return decodeEvent(data, spec);
+  }
+  const results = (calls: TracedCall[]) => calls.map((c) => [c.tid, c.args[0]!.value, c.results?.[0]?.value]);
+
+  it('pairs a RET on another thread (the goroutine moved after a blocking syscall) with its call', () => {
+    const calls: TracedCall[] = [];
+    const assembler = new CallAssembler((call) => calls.push(call), false);
+    assembler.add(on(entry, 42, 0xc000100000n, 5n));
+    assembler.add(on(ret, 43, 0xc000100000n, 9n));
+    assembler.flush();
+    expect(results(calls)).toEqual([[42, { kind: 'int', value: 5n }, { kind: 'int', value: 9n }]]);
+  });
+
+  it('picks, among open calls on other threads, the one whose entry SP is the RET SP', () => {
+    const calls: TracedCall[] = [];
+    const assembler = new CallAssembler((call) => calls.push(call), false);
+    assembler.add(on(entry, 42, 0xc000100000n, 5n));
+    assembler.add(on(entry, 44, 0xc000200000n, 6n));
+    assembler.add(on(ret, 43, 0xc000100000n, 9n));
+    assembler.add(on(ret, 44, 0xc000200000n, 8n));
+    expect(results(calls)).toEqual([
+      [42, { kind: 'int', value: 5n }, { kind: 'int', value: 9n }],
+      [44, { kind: 'int', value: 6n }, { kind: 'int', value: 8n }],
+    ]);
+  });
+});

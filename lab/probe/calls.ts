@@ -9,6 +9,13 @@
  * is judged against what the first entry read, before spill probes filled in float arguments
  * (the restart's entry cannot read them either), and a parameter the first firing rewrote may
  * show its new value.
+ *
+ * Keyed by thread (gc before Go 1.17, gccgo), a call can start on one thread and return on
+ * another: a goroutine whose system call blocked long enough loses its P and continues on
+ * whichever thread picks it up. A RET with no open call of its function on its own thread is
+ * matched with the process's open call of that function on another thread — the one whose entry
+ * SP equals the RET's SP (a returning frame has popped exactly what it pushed) if there is one,
+ * else the latest.
  */
 import type { DecodedEvent, RewriteOutcome } from './decode.ts';
 import type { RewriteValue } from './plan.ts';
@@ -47,6 +54,8 @@ export class CallAssembler {
   readonly #keyByGoroutine: boolean;
   /** The entry's own values of calls whose args spill probes have since filled in. */
   readonly #entryValues = new WeakMap<TracedCall, readonly NamedValue[]>();
+  /** SP at the (latest) entry of each open call. */
+  readonly #entrySp = new WeakMap<TracedCall, bigint>();
 
   /** `keyByGoroutine`: key calls by R14 (ABIInternal's g register) instead of the thread. */
   constructor(onCall: (call: TracedCall) => void, keyByGoroutine: boolean) {
@@ -76,10 +85,11 @@ export class CallAssembler {
       case 'entry': {
         if (top && topIndex === stack.length - 1 && isRestart(top, this.#entryValues.get(top) ?? top.args, event.values)) {
           top.restarts++;
+          if (!this.#keyByGoroutine) this.#entrySp.set(top, h.sp);
           top.rewrites = mergeOutcomes(top.rewrites, event.rewrites);
           return;
         }
-        stack.push({
+        const call: TracedCall = {
           function: fn,
           pid: h.pid,
           tid: h.tid,
@@ -90,7 +100,10 @@ export class CallAssembler {
           restarts: 0,
           entryKtimeNs: h.ktimeNs,
           returnKtimeNs: undefined,
-        });
+        };
+        stack.push(call);
+        // Only thread-keyed calls can migrate (see #takeMigrated).
+        if (!this.#keyByGoroutine) this.#entrySp.set(call, h.sp);
         return;
       }
       case 'spill': {
@@ -103,18 +116,45 @@ export class CallAssembler {
         return;
       }
       case 'return': {
-        if (!top) {
-          // A return without an entry: the probe was attached mid-call.
-          return;
+        let call = top;
+        if (call) {
+          if (topIndex === stack.length - 1) stack.pop();
+          else stack.splice(topIndex, 1);
+        } else {
+          // Keyed by goroutine, a return without an entry means the probe was attached mid-call;
+          // keyed by thread, the goroutine may have moved to another thread meanwhile.
+          call = this.#keyByGoroutine ? undefined : this.#takeMigrated(byThread, fn, h.sp);
+          if (!call) return;
         }
-        if (topIndex === stack.length - 1) stack.pop();
-        else stack.splice(topIndex, 1);
-        top.results = event.values as NamedValue[];
-        top.returnKtimeNs = h.ktimeNs;
-        this.#onCall(top);
+        call.results = event.values as NamedValue[];
+        call.returnKtimeNs = h.ktimeNs;
+        this.#onCall(call);
         return;
       }
     }
+  }
+
+  /**
+   * Removes and returns the open call of `fn` that a RET with stack pointer `sp` on a thread
+   * without one belongs to: the call whose entry SP is `sp`, else the latest-entered.
+   */
+  #takeMigrated(byThread: Map<bigint | number, TracedCall[]>, fn: string, sp: bigint): TracedCall | undefined {
+    let best: { stack: TracedCall[]; index: number; call: TracedCall } | undefined;
+    for (const stack of byThread.values()) {
+      for (let i = stack.length - 1; i >= 0; i--) {
+        const call = stack[i]!;
+        if (call.function !== fn) continue;
+        if (this.#entrySp.get(call) === sp) {
+          best = { stack, index: i, call };
+          break;
+        }
+        if (!best || call.entryKtimeNs > best.call.entryKtimeNs) best = { stack, index: i, call };
+      }
+      if (best && this.#entrySp.get(best.call) === sp) break;
+    }
+    if (!best) return undefined;
+    best.stack.splice(best.index, 1);
+    return best.call;
   }
 
   /** Emits every call still open (no RET seen), e.g. when tracing stops. */
