@@ -152,9 +152,9 @@ async function runTrace(args: string[], options: TraceCliOptions): Promise<numbe
     ...(options.raw && !options.json ? { onEvent: (raw: Buffer, event: DecodedEvent) => out(formatRawEvent(raw, event)) } : {}),
   });
   const abis = [...new Set(session.functions.map((f) => f.signature.abi))].join(',');
-  if (!options.json) {
-    process.stderr.write(`Trace ${options.binary} on func [${options.func.join(' ')}] (${abis}, ${session.program.probes.length} uprobes, ${session.transport} buffer); Ctrl-C to stop\n`);
-  }
+  // On stderr also with --json (stdout stays JSON lines): it says every probe is attached, which
+  // scripts that start the traced work afterwards wait for.
+  process.stderr.write(`Trace ${options.binary} on func [${options.func.join(' ')}] (${abis}, ${session.program.probes.length} uprobes, ${session.transport} buffer); Ctrl-C to stop\n`);
 
   const reason = await waitForEnd(args, options);
   await session.stop();

@@ -77,7 +77,9 @@ describe('a binary other processes run', () => {
     const tracer = startGolab(['trace', '--binary', binary, '--func', 'main.ebpfDemo', '--pid', String(seed.pid), '--json']);
     started.add(tracer.pid);
     onTestFinished(() => killAll([tracer.pid]));
-    await until('the uprobe in the seed', () => byteInProcess(seed.pid, entryVaddr) === 0xcc);
+    // Every probe, not just the entry's: a call made before its RET probes are in never returns.
+    await until('golab to attach every probe', () => tracer.stderr().includes('Ctrl-C to stop'));
+    expect(byteInProcess(seed.pid, entryVaddr)).toBe(0xcc);
     process.kill(seed.pid, 'SIGUSR1');
     const ran = await seed.child;
     expect(ran.exitCode).toBe(0);
